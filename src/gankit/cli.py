@@ -1,0 +1,155 @@
+"""Command line: ``gankit train | eval | report | list``."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+from .config import ConfigError
+
+EPILOG = """examples:
+  gankit train                                   # non-saturating GAN on the 8-Gaussian ring
+  gankit train configs/wgan.toml --set data.name=grid
+  gankit train --set objective.name=minimax --set train.d_steps=2
+  gankit train --resume runs/ring-nonsaturating-20261123-120000 --set train.steps=6000
+  gankit list                                    # objectives, data sets, nets, metrics
+"""
+
+
+def _registries():
+    from . import data, nets, objectives, stabilizers  # noqa: F401  (registration)
+    from .metrics import modes  # noqa: F401
+    try:
+        from . import metrics  # noqa: F401  (image metrics, when present)
+    except ImportError:  # pragma: no cover
+        pass
+    from .registry import DATASETS, METRICS, NETS, OBJECTIVES, STABILIZERS
+
+    return {"objectives": OBJECTIVES, "stabilizers": STABILIZERS, "nets": NETS,
+            "datasets": DATASETS, "metrics": METRICS}
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    for title, reg in _registries().items():
+        print(f"{title}:")
+        for name, doc in reg.describe().items():
+            print(f"  {name:<16} {doc}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .checkpoint import CheckpointManager
+    from .config import load_config
+    from .report import make_report
+    from .rundir import RunDir
+    from .train import DivergenceError, Trainer, fit
+
+    if args.resume:
+        if args.config:
+            raise ConfigError("give either a CONFIG file or --resume RUN_DIR, not both")
+        run = RunDir.open(args.resume)
+        trainer = Trainer.from_run_dir(run.path, args.set)
+        _check_resume_overrides(args.set)
+        run.truncate_after(trainer.step)
+        print(f"resuming {run.path} at step {trainer.step}", flush=True)
+    else:
+        cfg = load_config(args.config, args.set)
+        trainer = Trainer(cfg)  # builds everything first: a bad config leaves no run dir
+        run = RunDir.create(cfg)
+    run._tb_enabled = trainer.cfg.train.tensorboard
+    print(f"run directory: {run.path}", flush=True)
+    try:
+        result = fit(trainer, run)
+    except DivergenceError as exc:
+        good = CheckpointManager(run.path).list()
+        where = f"; last good checkpoint: {good[-1]}" if good else ""
+        print(f"error: training diverged: {exc}{where}", file=sys.stderr)
+        return 1
+    written = make_report(run, trainer.data)
+    _summary(run, result, written)
+    return 0
+
+
+RESUMABLE_KEYS = ("train.steps", "train.log_every", "train.eval_every", "train.ckpt_every",
+                  "train.keep_ckpts", "train.tensorboard", "device")
+
+
+def _check_resume_overrides(sets: List[str]) -> None:
+    for assignment in sets:
+        key = assignment.split("=", 1)[0].strip()
+        if key not in RESUMABLE_KEYS:
+            raise ConfigError(f"--set {key}: cannot change on --resume (it would not "
+                              f"continue the same run); allowed: {', '.join(RESUMABLE_KEYS)}")
+
+
+def _summary(run, result, written) -> None:
+    if result:
+        print("final evaluation: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float)
+                                               else f"{k}={v}" for k, v in result.items()))
+    print(f"outputs in {run.path}/:")
+    print("  config.toml, metrics.jsonl, tb/ (TensorBoard), checkpoints/")
+    for path in written:
+        print(f"  {path.relative_to(run.path)}")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .data import build_dataset
+    from .report import make_report
+    from .rundir import RunDir
+
+    run = RunDir.open(args.run_dir, tensorboard=False)
+    cfg = run.config()
+    data = build_dataset(cfg.data.name, cfg.data.options, cfg.seed)
+    for path in make_report(run, data):
+        print(path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gankit", description="Train GANs with the stabilising techniques of the "
+        "literature and measure them.", epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    train = sub.add_parser("train", help="train a GAN", epilog=EPILOG,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    train.add_argument("config", nargs="?", help="TOML config (presets in configs/); "
+                       "default: non-saturating GAN on the ring of 8 Gaussians")
+    train.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                       help="override one config value (repeatable), e.g. train.steps=5000")
+    train.add_argument("--resume", metavar="RUN_DIR",
+                       help="continue a run from its newest good checkpoint")
+    train.set_defaults(func=cmd_train)
+    lst = sub.add_parser("list", help="list objectives, stabilizers, nets, data sets, metrics")
+    lst.set_defaults(func=cmd_list)
+    report = sub.add_parser("report", help="(re)draw the plots of a run directory")
+    report.add_argument("run_dir")
+    report.set_defaults(func=cmd_report)
+    _add_eval(sub)
+    return parser
+
+
+def _add_eval(sub) -> None:
+    try:
+        from .metrics.evaluate import add_eval_parser
+    except ImportError:
+        return
+    add_eval_parser(sub)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, ValueError, KeyError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; the last checkpoint is intact", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""Feature extraction and streaming feature statistics.
+
+Every sample-based metric in gankit is a pipeline: samples -> features -> statistics ->
+number. This module holds the first two stages: extractors (identity here; Inception-v3
+in :mod:`gankit.metrics.inception`, the digits classifier in
+:mod:`gankit.metrics.digits`), a helper that runs an extractor over a large array in
+batches, and :class:`FeatureStats`, the running mean and covariance that FID needs
+(Heusel et al. 2017), kept in float64 and merged with the pairwise update of Chan,
+Golub and LeVeque (1979), so the result does not depend on the batch size and 50k x 2048
+features never have to sit in memory at once.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterator, Optional, Union
+
+import numpy as np
+import torch
+
+ArrayLike = Union[np.ndarray, torch.Tensor]
+
+
+def as_float64(x: ArrayLike, name: str = "features") -> np.ndarray:
+    """``x`` as a float64 numpy array, refusing non-numeric dtypes."""
+    if isinstance(x, torch.Tensor):
+        if x.is_complex() or x.dtype == torch.bool:
+            raise ValueError(f"{name}: wrong dtype {x.dtype}; expected a real number type")
+        return x.detach().to("cpu", torch.float64).numpy()
+    x = np.asarray(x)
+    if x.dtype.kind not in "iuf":
+        raise ValueError(f"{name}: wrong dtype {x.dtype}; expected a real number type")
+    return x.astype(np.float64, copy=False)
+
+
+def check_features(x: ArrayLike, name: str = "features", min_samples: int = 2) -> np.ndarray:
+    """Validate a (n, d) feature matrix and return it as float64.
+
+    Raises ``ValueError`` naming the problem: not 2-D, fewer than ``min_samples`` rows,
+    no columns, or NaN / inf entries.
+    """
+    x = as_float64(x, name)
+    if x.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-D (n, d) array, got shape {tuple(x.shape)}")
+    if x.shape[0] < min_samples:
+        raise ValueError(f"{name}: need at least {min_samples} samples, got {x.shape[0]}")
+    if x.shape[1] == 0:
+        raise ValueError(f"{name}: feature dimension is 0")
+    if not np.isfinite(x).all():
+        bad = int((~np.isfinite(x)).any(axis=1).sum())
+        raise ValueError(f"{name}: {bad} sample(s) contain NaN or inf")
+    return x
+
+
+def check_same_dim(x: np.ndarray, y: np.ndarray) -> None:
+    """Raise if two feature matrices have different feature dimensions."""
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"mismatched feature dimensions: {x.shape[1]} (real) vs "
+                         f"{y.shape[1]} (fake)")
+
+
+def _scatter(x: np.ndarray) -> np.ndarray:
+    """Centred scatter matrix (x - mean)^T (x - mean); numpy uses BLAS syrk for a.T @ a."""
+    xc = x - x.mean(axis=0)
+    return xc.T @ xc
+
+
+class FeatureStats:
+    """Running count, mean and covariance of feature vectors, in float64.
+
+    ``update`` folds in a batch; ``merge`` folds in another ``FeatureStats`` (e.g. from
+    another process). Both use the pairwise update of Chan et al. (1979):
+    ``M2 = M2_a + M2_b + delta delta^T n_a n_b / n``, which keeps the centred second
+    moment accurate even when the mean is large relative to the spread.
+    """
+
+    def __init__(self, dim: Optional[int] = None):
+        self.dim = dim
+        self.n = 0
+        self._mean: Optional[np.ndarray] = None
+        self._m2: Optional[np.ndarray] = None
+
+    def update(self, x: ArrayLike) -> "FeatureStats":
+        """Add a batch of features of shape (b, d); returns self."""
+        x = check_features(x, "features batch", min_samples=1)
+        if self.dim is None:
+            self.dim = x.shape[1]
+        if x.shape[1] != self.dim:
+            raise ValueError(f"features batch: dimension {x.shape[1]}, expected {self.dim}")
+        self._combine(x.shape[0], x.mean(axis=0), _scatter(x))
+        return self
+
+    def merge(self, other: "FeatureStats") -> "FeatureStats":
+        """Fold another ``FeatureStats`` into this one; returns self."""
+        if other.n == 0:
+            return self
+        if self.dim is not None and other.dim != self.dim:
+            raise ValueError(f"cannot merge stats of dimension {other.dim} into {self.dim}")
+        self.dim = other.dim
+        self._combine(other.n, other._mean, other._m2)
+        return self
+
+    def _combine(self, n_b: int, mean_b: np.ndarray, m2_b: np.ndarray) -> None:
+        if self.n == 0:
+            self.n, self._mean, self._m2 = n_b, mean_b.copy(), m2_b.copy()
+            return
+        n = self.n + n_b
+        delta = mean_b - self._mean
+        self._m2 += m2_b
+        self._m2 += np.outer(delta, delta) * (self.n * n_b / n)
+        self._mean += delta * (n_b / n)
+        self.n = n
+
+    @property
+    def mean(self) -> np.ndarray:
+        """Mean feature vector (float64)."""
+        self._require(1)
+        return self._mean.copy()
+
+    @property
+    def cov(self) -> np.ndarray:
+        """Unbiased covariance matrix (divides by n - 1), float64, exactly symmetric."""
+        self._require(2)
+        m2 = self._m2 / (self.n - 1)
+        return (m2 + m2.T) * 0.5
+
+    def _require(self, k: int) -> None:
+        if self.n < k:
+            raise ValueError(f"feature statistics need at least {k} samples, have {self.n}")
+
+    def state_dict(self) -> dict:
+        """Plain arrays, e.g. for ``np.savez`` (a cache of reference statistics)."""
+        self._require(1)
+        return {"n": np.int64(self.n), "mean": self._mean.copy(), "m2": self._m2.copy()}
+
+    @classmethod
+    def from_state_dict(cls, state: dict) -> "FeatureStats":
+        """Inverse of :meth:`state_dict`."""
+        mean = np.asarray(state["mean"], dtype=np.float64)
+        stats = cls(mean.shape[0])
+        stats._combine(int(state["n"]), mean, np.asarray(state["m2"], dtype=np.float64))
+        return stats
+
+    @classmethod
+    def from_features(cls, x: ArrayLike, batch_size: Optional[int] = None) -> "FeatureStats":
+        """Statistics of a whole (n, d) feature matrix, optionally in batches."""
+        stats = cls()
+        x = check_features(x, min_samples=1)
+        step = batch_size or x.shape[0]
+        for i in range(0, x.shape[0], step):
+            stats.update(x[i:i + step])
+        return stats
+
+
+def identity_features(x: ArrayLike) -> torch.Tensor:
+    """Identity extractor for 2-D and tabular data: flattens each sample to a vector."""
+    x = torch.as_tensor(x)
+    if x.dim() < 2:
+        raise ValueError(f"samples: expected shape (n, ...), got {tuple(x.shape)}")
+    return x.reshape(x.shape[0], -1)
+
+
+def iter_batches(data: ArrayLike, batch_size: int) -> Iterator[torch.Tensor]:
+    """Consecutive batches of ``data`` along its first axis, as tensors."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    for i in range(0, len(data), batch_size):
+        yield torch.as_tensor(data[i:i + batch_size])
+
+
+Extractor = Callable[[torch.Tensor], torch.Tensor]
+
+
+@torch.no_grad()
+def extract_features(extractor: Extractor, data: ArrayLike, batch_size: int = 100) -> np.ndarray:
+    """Run ``extractor`` over ``data`` in batches; (n, d) float64 features, checked finite."""
+    if len(data) == 0:
+        raise ValueError("no samples to extract features from")
+    parts = [as_float64(extractor(batch)) for batch in iter_batches(data, batch_size)]
+    feats = np.concatenate([p.reshape(p.shape[0], -1) for p in parts], axis=0)
+    return check_features(feats, min_samples=1)
+
+
+@torch.no_grad()
+def stream_stats(extractor: Extractor, data: ArrayLike, batch_size: int = 100) -> FeatureStats:
+    """Feature statistics of ``data`` without keeping all features in memory."""
+    stats = FeatureStats()
+    for batch in iter_batches(data, batch_size):
+        stats.update(as_float64(extractor(batch)).reshape(len(batch), -1))
+    if stats.n == 0:
+        raise ValueError("no samples to extract features from")
+    return stats

@@ -1,0 +1,69 @@
+"""Inception Score (Salimans et al. 2016, "Improved Techniques for Training GANs",
+section 4; seeds 000 and 004):
+
+    IS(G) = exp( E_x KL( p(y|x) || p(y) ) ),   p(y) = E_x p(y|x),
+
+estimated on ``splits`` consecutive chunks of the samples (10 in the paper's code);
+the score is the mean over chunks and its spread the (population) standard deviation,
+as in the reference implementation. Computed in float64 from logits (via log-softmax,
+so confident predictions do not underflow) or from probabilities.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import numpy as np
+import scipy.special
+
+from .features import ArrayLike, check_features
+
+
+class MeanStd(NamedTuple):
+    """A score over subsets/splits: its mean and (population) standard deviation."""
+
+    mean: float
+    std: float
+
+
+def _log_probs_from_probs(probs: np.ndarray) -> np.ndarray:
+    if (probs < 0).any():
+        raise ValueError("probabilities: negative entries")
+    sums = probs.sum(axis=1)
+    if not np.allclose(sums, 1.0, atol=1e-4):
+        worst = float(np.abs(sums - 1).max())
+        raise ValueError(f"probabilities: rows must sum to 1 (off by up to {worst:.3g}); "
+                         "pass logits= for unnormalised scores")
+    with np.errstate(divide="ignore"):
+        return np.log(probs / sums[:, None])
+
+
+def log_probs(logits: Optional[ArrayLike] = None, probs: Optional[ArrayLike] = None) -> np.ndarray:
+    """log p(y|x) as float64 (n, K) from exactly one of ``logits`` or ``probs``."""
+    if (logits is None) == (probs is None):
+        raise ValueError("give exactly one of logits= or probs=")
+    if logits is not None:
+        return scipy.special.log_softmax(check_features(logits, "logits", 1), axis=1)
+    return _log_probs_from_probs(check_features(probs, "probabilities", 1))
+
+
+def _split_score(logp: np.ndarray) -> float:
+    """exp of the mean KL(p(y|x) || p(y)) over one chunk, with 0 log 0 = 0."""
+    p = np.exp(logp)
+    log_marginal = scipy.special.logsumexp(logp, axis=0) - np.log(logp.shape[0])
+    terms = np.where(p > 0, p * (logp - log_marginal), 0.0)
+    return float(np.exp(terms.sum(axis=1).mean()))
+
+
+def inception_score(logits: Optional[ArrayLike] = None, *, probs: Optional[ArrayLike] = None,
+                    splits: int = 10) -> MeanStd:
+    """Inception Score (Salimans et al. 2016): mean and std over ``splits`` chunks.
+
+    Chunk i holds samples [i n / splits, (i + 1) n / splits), as in the original code.
+    """
+    logp = log_probs(logits, probs)
+    n = logp.shape[0]
+    if not 1 <= splits <= n:
+        raise ValueError(f"splits must be between 1 and the number of samples ({n}), "
+                         f"got {splits}")
+    scores = [_split_score(logp[i * n // splits:(i + 1) * n // splits]) for i in range(splits)]
+    return MeanStd(float(np.mean(scores)), float(np.std(scores)))

@@ -1,0 +1,12 @@
+"""GAN objectives; importing this package registers them."""
+from __future__ import annotations
+
+from ..config import ObjectiveConfig, build_options
+from ..registry import OBJECTIVES
+from . import minimax  # noqa: F401  (registers minimax, nonsaturating)
+from .base import Objective
+
+
+def build_objective(cfg: ObjectiveConfig) -> Objective:
+    cls = OBJECTIVES.get(cfg.name)
+    return cls(build_options(cls.Options, cfg.options, "objective"))

@@ -1,0 +1,75 @@
+"""The objective interface: one small class per GAN game.
+
+An objective knows nothing of the training loop. It receives the discriminator as a
+callable ``D(x) -> (logits, features)`` (stabilizers may have wrapped its input) and
+batches of real and generated examples, and returns a scalar loss to *minimise* plus a
+dict of tensors to log. The loop calls :meth:`d_loss` k times per :meth:`g_loss`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Tuple
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+Tensor = torch.Tensor
+DFn = Callable[[Tensor], Tuple[Tensor, Tensor]]
+LossAndLogs = Tuple[Tensor, Dict[str, Tensor]]
+
+
+class Objective:
+    """Base class; subclasses define ``Options`` and the two losses."""
+
+    @dataclass
+    class Options:
+        pass
+
+    #: the generator loss also needs a real batch (feature matching, Sinkhorn, ...)
+    g_needs_real: bool = False
+    #: the objective reads probabilities from labels, so label smoothing applies
+    uses_labels: bool = False
+
+    def __init__(self, opts: Any):
+        self.opts = opts
+        self.real_label = 1.0  # target for real examples (one-sided label smoothing)
+        self.fake_label = 0.0  # target for generated examples
+
+    def check(self, G: nn.Module, D: nn.Module) -> None:
+        """Refuse, with a message saying why, nets this objective cannot work with."""
+
+    def d_steps(self, g_step: int, k: int) -> int:
+        """Discriminator steps before generator step ``g_step`` (k from the config)."""
+        return k
+
+    def d_loss(self, D: DFn, real: Tensor, fake: Tensor) -> LossAndLogs:
+        raise NotImplementedError
+
+    def g_loss(self, D: DFn, fake: Tensor, real: Tensor | None) -> LossAndLogs:
+        raise NotImplementedError
+
+    def after_d_step(self, D: nn.Module) -> None:
+        """Called after each discriminator update (e.g. WGAN weight clipping)."""
+
+    def after_g_step(self, logs: Dict[str, Tensor]) -> None:
+        """Called after each generator update with both steps' logs (e.g. BEGAN k_t)."""
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        pass
+
+
+def bce(logits: Tensor, target: float) -> Tensor:
+    """Mean binary cross-entropy of sigmoid(logits) against a constant target."""
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
+
+
+def single_logit(logits: Tensor) -> Tensor:
+    if logits.dim() == 2 and logits.shape[1] != 1:
+        raise ValueError(f"this objective needs a discriminator with one output logit, "
+                         f"got logits of shape {tuple(logits.shape)} "
+                         "(set discriminator.n_out = 1)")
+    return logits.reshape(-1)

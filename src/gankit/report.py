@@ -1,0 +1,105 @@
+"""Figures of a run: 2D sample evolution, loss curves, mode metrics over time.
+
+The evolution figure is the classic picture of mode collapse (Metz et al., 2017, shown in
+seed 004): generated samples at several training steps over the real data, mode centres
+marked, so a generator hopping from mode to mode, or covering them all, is visible.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List
+
+import numpy as np
+
+from .rundir import RunDir
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def pick_evenly(items: List[Any], k: int) -> List[Any]:
+    """``k`` items spread evenly over ``items``, always keeping the first and the last."""
+    if len(items) <= k:
+        return list(items)
+    idx = np.unique(np.round(np.linspace(0, len(items) - 1, k)).astype(int))
+    return [items[i] for i in idx]
+
+
+def plot_evolution(snapshots: List[Path], real: np.ndarray, centres, path: Path,
+                   max_panels: int = 8) -> None:
+    plt = _pyplot()
+    chosen = pick_evenly(snapshots, max_panels)
+    fig, axes = plt.subplots(1, len(chosen), figsize=(2.6 * len(chosen), 2.8),
+                             squeeze=False, sharex=True, sharey=True)
+    lim = _limits(real)
+    for ax, snap in zip(axes[0], chosen):
+        fake = np.load(snap)
+        ax.scatter(real[:, 0], real[:, 1], s=2, c="0.75", lw=0)
+        ax.scatter(fake[:, 0], fake[:, 1], s=2, c="tab:blue", lw=0, alpha=0.6)
+        if centres is not None:
+            ax.scatter(centres[:, 0], centres[:, 1], marker="x", c="tab:red", s=25, lw=1)
+        ax.set_title(f"step {int(snap.stem.split('-')[1])}", fontsize=9)
+        ax.set_xlim(*lim)
+        ax.set_ylim(*lim)
+        ax.set_aspect("equal")
+        ax.tick_params(labelsize=7)
+    fig.suptitle("generated samples (blue) over real data (grey); x = mode centres",
+                 fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _limits(real: np.ndarray):
+    span = np.abs(real).max() * 1.3 + 1e-6
+    return -span, span
+
+
+def plot_curves(rows: List[Dict[str, Any]], kind: str, path: Path, title: str) -> bool:
+    """One panel per logged quantity of rows of ``kind``; False if there is nothing."""
+    rows = [r for r in rows if r.get("kind") == kind]
+    keys = sorted({k for r in rows for k, v in r.items()
+                   if k not in ("step", "kind", "time") and isinstance(v, (int, float))})
+    if not keys:
+        return False
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 2.8), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        pts = [(r["step"], r[key]) for r in rows if isinstance(r.get(key), (int, float))]
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], lw=1, marker="." if
+                kind == "eval" else None)
+        ax.set_title(key, fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def make_report(run: RunDir, dataset=None) -> List[Path]:
+    """Write the run's figures to ``<run>/plots``; return the files written."""
+    out = run.path / "plots"
+    out.mkdir(exist_ok=True)
+    written: List[Path] = []
+    rows = run.read_metrics()
+    if plot_curves(rows, "train", out / "losses.png", "training losses"):
+        written.append(out / "losses.png")
+    if plot_curves(rows, "eval", out / "eval_metrics.png", "evaluation metrics"):
+        written.append(out / "eval_metrics.png")
+    snaps = run.snapshot_files()
+    if snaps and dataset is not None:
+        real = dataset.reference(2000).numpy()
+        info = dataset.describe() or {}
+        centres = info.get("centres")
+        plot_evolution(snaps, real, None if centres is None else centres.numpy(),
+                       out / "samples_evolution.png")
+        written.append(out / "samples_evolution.png")
+    return written

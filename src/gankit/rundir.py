@@ -1,0 +1,103 @@
+"""The run directory: resolved config, metrics.jsonl, TensorBoard, snapshots, plots.
+
+Layout of ``runs/<name>-<YYYYmmdd-HHMMSS>/``::
+
+    config.toml          the resolved config (every default filled in)
+    metrics.jsonl        one JSON object per log or evaluation row
+    tb/                  TensorBoard event files
+    snapshots/           generated samples at each evaluation (2D data), for the plots
+    checkpoints/         full-state checkpoints and the ``latest`` pointer
+    plots/               PNG figures written at the end (``gankit report`` rewrites them)
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+import torch
+
+from .config import ConfigError, RunConfig, load_config, save_config
+
+
+class RunDir:
+    def __init__(self, path: str | Path, tensorboard: bool = True):
+        self.path = Path(path)
+        self._tb_enabled = tensorboard
+        self._tb = None
+
+    @classmethod
+    def create(cls, cfg: RunConfig, tensorboard: bool = True) -> "RunDir":
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        base = Path(cfg.out_dir) / f"{cfg.run_name()}-{stamp}"
+        path, i = base, 1
+        while path.exists():
+            path, i = Path(f"{base}-{i}"), i + 1
+        path.mkdir(parents=True)
+        save_config(cfg, path / "config.toml")
+        return cls(path, tensorboard)
+
+    @classmethod
+    def open(cls, path: str | Path, tensorboard: bool = True) -> "RunDir":
+        path = Path(path)
+        if not (path / "config.toml").is_file():
+            raise ConfigError(f"{str(path)!r} is not a gankit run directory "
+                              "(no config.toml in it)")
+        return cls(path, tensorboard)
+
+    def config(self, sets: Optional[List[str]] = None) -> RunConfig:
+        return load_config(self.path / "config.toml", sets)
+
+    # ------------------------------------------------------------------ metrics
+    @property
+    def metrics_file(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    def log(self, step: int, kind: str, values: Dict[str, Any]) -> None:
+        row = {"step": step, "kind": kind, "time": round(time.time(), 3), **values}
+        with open(self.metrics_file, "a") as fh:
+            fh.write(json.dumps(row) + "\n")
+        self._tensorboard(step, kind, values)
+
+    def _tensorboard(self, step: int, kind: str, values: Dict[str, Any]) -> None:
+        if not self._tb_enabled:
+            return
+        if self._tb is None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tb = SummaryWriter(str(self.path / "tb"))
+        for key, value in values.items():
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                self._tb.add_scalar(f"{kind}/{key}", value, step)
+
+    def read_metrics(self) -> List[Dict[str, Any]]:
+        if not self.metrics_file.is_file():
+            return []
+        with open(self.metrics_file) as fh:
+            return [json.loads(line) for line in fh if line.strip()]
+
+    def truncate_after(self, step: int) -> None:
+        """Drop rows logged after ``step`` (a resumed run logs them again)."""
+        rows = [r for r in self.read_metrics() if r["step"] <= step]
+        self.metrics_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        for snap in self.snapshot_files():
+            if int(snap.stem.split("-")[1]) > step:
+                snap.unlink()
+
+    # ------------------------------------------------------------------ snapshots
+    def save_snapshot(self, step: int, samples: torch.Tensor) -> None:
+        folder = self.path / "snapshots"
+        folder.mkdir(exist_ok=True)
+        np.save(folder / f"step-{step:09d}.npy", samples.detach().cpu().numpy())
+
+    def snapshot_files(self) -> List[Path]:
+        folder = self.path / "snapshots"
+        return sorted(folder.glob("step-*.npy")) if folder.is_dir() else []
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None

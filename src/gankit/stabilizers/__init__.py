@@ -1,0 +1,16 @@
+"""Stabilizers composed from the config's ``[[stabilizers]]`` list."""
+from __future__ import annotations
+
+from typing import List
+
+from ..config import StabilizerConfig, build_options
+from ..registry import STABILIZERS
+from .base import Stabilizer
+
+
+def build_stabilizers(cfgs: List[StabilizerConfig]) -> List[Stabilizer]:
+    out = []
+    for i, cfg in enumerate(cfgs):
+        cls = STABILIZERS.get(cfg.name)
+        out.append(cls(build_options(cls.Options, cfg.options, f"stabilizers[{i}]")))
+    return out

@@ -1,0 +1,52 @@
+"""The stabilizer interface: techniques composed around any objective.
+
+A stabilizer never appears as a branch in the loop. It plugs into four hooks, each
+optional; the trainer calls only the stabilizers that override a hook:
+
+- ``setup(trainer)``: check it can apply (raise ``ValueError`` saying why) and adjust the
+  objective or nets once, before training (e.g. one-sided label smoothing);
+- ``d_input(x, step)``: transform every discriminator input (e.g. instance noise);
+- ``penalty(role, net)``: a term added to that player's loss (e.g. historical averaging);
+- ``after_step(role, net, step)``: update internal state after a player's update.
+
+``role`` is ``"generator"`` or ``"discriminator"``. State that a resumed run needs goes
+in ``state_dict()``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, Optional
+
+import torch
+from torch import nn
+
+
+class Stabilizer:
+    @dataclass
+    class Options:
+        pass
+
+    def __init__(self, opts: Any):
+        self.opts = opts
+
+    def setup(self, trainer: Any) -> None:
+        pass
+
+    def d_input(self, x: torch.Tensor, step: int) -> torch.Tensor:
+        return x
+
+    def penalty(self, role: str, net: nn.Module) -> Optional[torch.Tensor]:
+        return None
+
+    def after_step(self, role: str, net: nn.Module, step: int) -> None:
+        pass
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        pass
+
+    @classmethod
+    def overrides(cls, hook: str) -> bool:
+        return getattr(cls, hook) is not getattr(Stabilizer, hook)

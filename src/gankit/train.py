@@ -1,0 +1,318 @@
+"""The alternating training loop: Algorithm 1 of Goodfellow et al. (2014).
+
+For each generator step the discriminator takes k steps (``train.d_steps``, or what the
+objective schedules, e.g. WGAN's 100 critic steps early on). Every random draw comes from
+a generator whose state is checkpointed, so a seed fixes a run and ``--resume`` continues
+it exactly. Techniques plug in through the objective and the stabilizers' hooks; the loop
+never branches on them.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import torch
+from torch import nn
+
+from .checkpoint import CheckpointManager
+from .config import OptimConfig, RunConfig
+from .data import build_dataset
+from .metrics.modes import ModeCoverage  # noqa: F401  (registers "modes")
+from .nets import build_net
+from .nets.layers import sample_noise
+from .objectives import build_objective
+from .registry import METRICS
+from .rundir import RunDir
+from .stabilizers import build_stabilizers
+
+
+class DivergenceError(RuntimeError):
+    """A loss or a parameter became NaN or infinite."""
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device = {name!r} but CUDA is not available; use 'cpu' or 'auto'")
+    return torch.device(name)
+
+
+def make_optimizer(params, cfg: OptimConfig) -> torch.optim.Optimizer:
+    """Adam (Kingma & Ba), RMSProp (the WGAN paper's choice) or SGD, from the config."""
+    if cfg.name == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2),
+                                weight_decay=cfg.weight_decay)
+    if cfg.name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=cfg.lr, momentum=cfg.momentum,
+                                   weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
+                           weight_decay=cfg.weight_decay)
+
+
+def _derived_seed(seed: int, stream: int) -> int:
+    return (seed * 1_000_003 + stream * 7919) % (2**63)
+
+
+class Trainer:
+    """Holds G, D, their optimizers, the objective, the stabilizers and all RNG state."""
+
+    def __init__(self, cfg: RunConfig, device: Optional[str] = None):
+        self.cfg = cfg
+        self.device = resolve_device(device or cfg.device)
+        torch.manual_seed(cfg.seed)
+        if cfg.train.deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        self.data = build_dataset(cfg.data.name, cfg.data.options, _derived_seed(cfg.seed, 1))
+        self.G = build_net("generator", cfg.generator, self.data.shape).to(self.device)
+        self.D = build_net("discriminator", cfg.discriminator, self.data.shape).to(self.device)
+        self.objective = build_objective(cfg.objective)
+        self.stabilizers = build_stabilizers(cfg.stabilizers)
+        self.g_opt = make_optimizer(self.G.parameters(), cfg.g_optim)
+        self.d_opt = make_optimizer(self.D.parameters(), cfg.d_optim)
+        self.z_rng = torch.Generator().manual_seed(_derived_seed(cfg.seed, 2))
+        self.step = 0
+        self.objective.check(self.G, self.D)
+        for stab in self.stabilizers:
+            stab.setup(self)
+        self._hooks = {h: [s for s in self.stabilizers if s.overrides(h)]
+                       for h in ("d_input", "penalty", "after_step")}
+        self._check_metrics()
+
+    # ------------------------------------------------------------------ pieces
+    def _check_metrics(self) -> None:
+        for name in self.metric_names():
+            if not hasattr(METRICS.get(name), "evaluate_samples"):
+                raise ValueError(f"eval.metrics: {name!r} cannot be computed during "
+                                 "training; use `gankit eval` for it")
+
+    def metric_names(self) -> List[str]:
+        return list(self.cfg.eval.metrics or self.data.default_metrics)
+
+    def sample_z(self, m: int) -> torch.Tensor:
+        return sample_noise(self.G.z_dist, m, self.G.z_dim, self.z_rng, self.device)
+
+    def real_batch(self) -> torch.Tensor:
+        return self.data.sample(self.cfg.data.batch_size).to(self.device)
+
+    def d_view(self, x: torch.Tensor):
+        """D as the objective sees it: stabilizers' input transforms applied first."""
+        for stab in self._hooks["d_input"]:
+            x = stab.d_input(x, self.step)
+        return self.D(x)
+
+    def _update(self, role: str, net: nn.Module, opt: torch.optim.Optimizer,
+                loss: torch.Tensor) -> None:
+        for stab in self._hooks["penalty"]:
+            term = stab.penalty(role, net)
+            if term is not None:
+                loss = loss + term
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        for stab in self._hooks["after_step"]:
+            stab.after_step(role, net, self.step)
+
+    # ------------------------------------------------------------------ Algorithm 1
+    def d_step(self) -> Dict[str, torch.Tensor]:
+        """One ascent step of D on V(D, G) for a fresh real and generated minibatch."""
+        real = self.real_batch()
+        with torch.no_grad():
+            fake = self.G(self.sample_z(self.cfg.data.batch_size))
+        loss, logs = self.objective.d_loss(self.d_view, real, fake)
+        self._check_finite("discriminator", logs, loss)
+        self._update("discriminator", self.D, self.d_opt, loss)
+        self.objective.after_d_step(self.D)
+        return logs
+
+    def g_step(self) -> Dict[str, torch.Tensor]:
+        """One descent step of G on its loss for a fresh noise minibatch."""
+        fake = self.G(self.sample_z(self.cfg.data.batch_size))
+        real = self.real_batch() if self.objective.g_needs_real else None
+        for p in self.D.parameters():
+            p.requires_grad_(False)
+        try:
+            loss, logs = self.objective.g_loss(self.d_view, fake, real)
+            self._check_finite("generator", logs, loss)
+            self._update("generator", self.G, self.g_opt, loss)
+        finally:
+            for p in self.D.parameters():
+                p.requires_grad_(True)
+        return logs
+
+    def train_step(self) -> Dict[str, torch.Tensor]:
+        logs: Dict[str, torch.Tensor] = {}
+        for _ in range(self.objective.d_steps(self.step, self.cfg.train.d_steps)):
+            logs.update(self.d_step())
+        logs.update(self.g_step())
+        self.objective.after_g_step(logs)
+        self.step += 1
+        return logs
+
+    def _check_finite(self, net: str, logs: Dict[str, torch.Tensor],
+                      loss: torch.Tensor) -> None:
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise DivergenceError(f"step {self.step}: the {net} loss is {value} "
+                                  f"({', '.join(f'{k}={float(v):.4g}' for k, v in logs.items())})")
+
+    def check_parameters(self) -> None:
+        for name, net in (("generator", self.G), ("discriminator", self.D)):
+            for pname, p in net.named_parameters():
+                if not torch.isfinite(p).all():
+                    raise DivergenceError(f"step {self.step}: {net.__class__.__name__} "
+                                          f"({name}) parameter {pname!r} is not finite")
+
+    # ------------------------------------------------------------------ evaluation
+    @torch.no_grad()
+    def generate(self, n: int, seed: Optional[int] = None, batch: int = 4096) -> torch.Tensor:
+        """``n`` samples from G in eval mode, from a noise stream separate from training."""
+        rng = torch.Generator().manual_seed(_derived_seed(self.cfg.seed, 3) if seed is None
+                                            else seed)
+        was_training = self.G.training
+        self.G.eval()
+        try:
+            parts = [self.G(sample_noise(self.G.z_dist, min(batch, n - i), self.G.z_dim,
+                                         rng, self.device)) for i in range(0, n, batch)]
+        finally:
+            self.G.train(was_training)
+        return torch.cat(parts)
+
+    def evaluate(self) -> tuple[Dict[str, Any], torch.Tensor]:
+        samples = self.generate(self.cfg.eval.n_samples)
+        results: Dict[str, Any] = {}
+        for name in self.metric_names():
+            results.update(METRICS.get(name).evaluate_samples(samples, self.data))
+        return results, samples
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> Dict[str, Any]:
+        rng = {"torch": torch.get_rng_state(), "z": self.z_rng.get_state()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        return {"step": self.step, "G": self.G.state_dict(), "D": self.D.state_dict(),
+                "g_opt": self.g_opt.state_dict(), "d_opt": self.d_opt.state_dict(),
+                "objective": self.objective.state_dict(), "data": self.data.state_dict(),
+                "stabilizers": [s.state_dict() for s in self.stabilizers], "rng": rng}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        self.step = int(state["step"])
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        self.g_opt.load_state_dict(state["g_opt"])
+        self.d_opt.load_state_dict(state["d_opt"])
+        self.objective.load_state_dict(state["objective"])
+        self.data.load_state_dict(state["data"])
+        for stab, s in zip(self.stabilizers, state["stabilizers"]):
+            stab.load_state_dict(s)
+        torch.set_rng_state(state["rng"]["torch"])
+        self.z_rng.set_state(state["rng"]["z"])
+        if "cuda" in state["rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+
+    @classmethod
+    def from_run_dir(cls, run_dir: str | Path, sets: Optional[List[str]] = None,
+                     device: Optional[str] = None) -> "Trainer":
+        """Rebuild a run from its config and load its newest good checkpoint."""
+        run = RunDir.open(run_dir)
+        trainer = cls(run.config(sets), device=device)
+        _, state = CheckpointManager(run.path).load_latest()
+        trainer.load_state_dict(state)
+        return trainer
+
+
+# ----------------------------------------------------------------------------- the loop
+class _Mean:
+    """Running means of the logged values between two log lines."""
+
+    def __init__(self):
+        self.sums: Dict[str, float] = {}
+        self.n = 0
+
+    def add(self, logs: Dict[str, torch.Tensor]) -> None:
+        for key, value in logs.items():
+            self.sums[key] = self.sums.get(key, 0.0) + float(value)
+        self.n += 1
+
+    def pop(self) -> Dict[str, float]:
+        out = {k: v / max(self.n, 1) for k, v in self.sums.items()}
+        self.sums, self.n = {}, 0
+        return out
+
+
+def _due(step: int, every: int, last: int) -> bool:
+    return step == last or (every > 0 and step % every == 0)
+
+
+class Progress:
+    """A tqdm bar on a terminal; plain log lines otherwise (CI, pipes, files)."""
+
+    def __init__(self, start: int, total: int):
+        self.total, self.tty = total, sys.stderr.isatty()
+        self.t0, self.start = time.time(), start
+        self.bar = None
+        if self.tty:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=start, dynamic_ncols=True, unit="step")
+
+    def update(self, step: int, values: Optional[Dict[str, float]] = None) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+            if values:
+                self.bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()
+                                      if isinstance(v, float)}, refresh=False)
+        elif values:
+            rate = (step - self.start) / max(time.time() - self.t0, 1e-9)
+            text = " ".join(f"{k}={_fmt(v)}" for k, v in values.items())
+            print(f"step {step}/{self.total} {text} ({rate:.0f} steps/s)", flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def fit(trainer: Trainer, run: RunDir) -> Dict[str, Any]:
+    """Train until ``train.steps``, logging, evaluating and checkpointing on schedule.
+
+    Returns the last evaluation. A non-finite loss raises :class:`DivergenceError`; the
+    checkpoints already written stay as they are.
+    """
+    cfg, ckpts = trainer.cfg.train, CheckpointManager(run.path, trainer.cfg.train.keep_ckpts)
+    last_eval: Dict[str, Any] = {}
+    if trainer.step == 0:
+        last_eval = _evaluate(trainer, run)
+    progress, mean = Progress(trainer.step, cfg.steps), _Mean()
+    try:
+        while trainer.step < cfg.steps:
+            mean.add(trainer.train_step())
+            step = trainer.step
+            logged = mean.pop() if _due(step, cfg.log_every, cfg.steps) else None
+            if logged is not None:
+                run.log(step, "train", logged)
+            if _due(step, cfg.eval_every, cfg.steps):
+                last_eval = _evaluate(trainer, run)
+                logged = {**(logged or {}), **last_eval}
+            progress.update(step, logged)
+            if _due(step, cfg.ckpt_every, cfg.steps):
+                trainer.check_parameters()
+                ckpts.save(step, trainer.state_dict())
+    finally:
+        progress.close()
+        run.close()
+    return last_eval
+
+
+def _evaluate(trainer: Trainer, run: RunDir) -> Dict[str, Any]:
+    results, samples = trainer.evaluate()
+    run.log(trainer.step, "eval", results)
+    if samples.dim() == 2 and samples.shape[1] == 2:
+        run.save_snapshot(trainer.step, samples)
+    return results
