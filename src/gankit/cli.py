@@ -100,7 +100,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     run = RunDir.open(args.run_dir, tensorboard=False)
     cfg = run.config()
-    data = build_dataset(cfg.data.name, cfg.data.options, cfg.seed)
+    data = build_dataset(cfg.data, cfg.seed)
     for path in make_report(run, data):
         print(path)
     return 0

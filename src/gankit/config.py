@@ -80,7 +80,6 @@ class TrainConfig:
     eval_every: int = opt(500, "steps between evaluations (0 = only at the end)", min=0)
     ckpt_every: int = opt(1000, "steps between checkpoints (0 = only at the end)", min=0)
     keep_ckpts: int = opt(3, "checkpoints kept on disk", min=1)
-    snapshots: int = opt(8, "sample snapshots kept for the evolution plot", min=1)
     deterministic: bool = opt(True, "use deterministic torch algorithms")
     tensorboard: bool = opt(True, "also write TensorBoard event files")
 
@@ -225,9 +224,15 @@ def _field_value(tp: Any, f: dataclasses.Field, value: Any, where: str) -> Any:
     return out
 
 
-def build_options(cls: type, options: Dict[str, Any], where: str) -> Any:
-    """Validate a component's options against its own dataclass ``cls``."""
-    return from_dict(cls, options or {}, where + ".")
+def build_options(cls: type, section: Any, where: str) -> Any:
+    """Validate a component's options against its own dataclass ``cls``.
+
+    ``section`` is the config section holding them (DataConfig, NetConfig...); its
+    ``options`` are replaced by the resolved ones, so the saved config shows every value.
+    """
+    opts = from_dict(cls, section.options or {}, where + ".")
+    section.options = dataclasses.asdict(opts)
+    return opts
 
 
 # ----------------------------------------------------------------------------- TOML io

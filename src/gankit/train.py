@@ -66,7 +66,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         if cfg.train.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
-        self.data = build_dataset(cfg.data.name, cfg.data.options, _derived_seed(cfg.seed, 1))
+        self.data = build_dataset(cfg.data, _derived_seed(cfg.seed, 1))
         self.G = build_net("generator", cfg.generator, self.data.shape).to(self.device)
         self.D = build_net("discriminator", cfg.discriminator, self.data.shape).to(self.device)
         self.objective = build_objective(cfg.objective)

@@ -1,12 +1,12 @@
 """Data sets; importing this package registers them."""
 from __future__ import annotations
 
-from ..config import build_options
+from ..config import DataConfig, build_options
 from ..registry import DATASETS
 from . import toy  # noqa: F401  (registers ring, grid, spiral)
 from .base import Dataset
 
 
-def build_dataset(name: str, options: dict, seed: int) -> Dataset:
-    cls = DATASETS.get(name)
-    return cls(build_options(cls.Options, options, "data"), seed)
+def build_dataset(cfg: DataConfig, seed: int) -> Dataset:
+    cls = DATASETS.get(cfg.name)
+    return cls(build_options(cls.Options, cfg, "data"), seed)

@@ -13,5 +13,5 @@ from . import mlp  # noqa: F401  (registers mlp)
 def build_net(role: str, cfg: NetConfig, shape: Tuple[int, ...]) -> nn.Module:
     """Build the ``role`` ("generator" or "discriminator") network for data ``shape``."""
     family = NETS.get(cfg.net)
-    opts = build_options(family.Options, cfg.options, role)
+    opts = build_options(family.Options, cfg, role)
     return getattr(family, role)(opts, shape)

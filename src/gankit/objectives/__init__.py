@@ -9,4 +9,4 @@ from .base import Objective
 
 def build_objective(cfg: ObjectiveConfig) -> Objective:
     cls = OBJECTIVES.get(cfg.name)
-    return cls(build_options(cls.Options, cfg.options, "objective"))
+    return cls(build_options(cls.Options, cfg, "objective"))

@@ -12,5 +12,5 @@ def build_stabilizers(cfgs: List[StabilizerConfig]) -> List[Stabilizer]:
     out = []
     for i, cfg in enumerate(cfgs):
         cls = STABILIZERS.get(cfg.name)
-        out.append(cls(build_options(cls.Options, cfg.options, f"stabilizers[{i}]")))
+        out.append(cls(build_options(cls.Options, cfg, f"stabilizers[{i}]")))
     return out

@@ -1,0 +1,126 @@
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import tiny_sets
+from gankit.checkpoint import CheckpointManager
+from gankit.cli import main
+from gankit.config import load_config
+from gankit.rundir import RunDir
+from gankit.train import DivergenceError, Trainer, fit
+
+
+def only_run(tmp_path) -> Path:
+    (run,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    return run
+
+
+def final_weights(run_dir):
+    _, state = CheckpointManager(run_dir).load_latest()
+    return state
+
+
+def cli(args):
+    return main([str(a) for a in args])
+
+
+def test_run_directory_has_config_metrics_checkpoint_and_plots(tmp_path):
+    sets = tiny_sets(tmp_path, steps=20) + ["train.tensorboard=true"]
+    assert cli(["train"] + sum([["--set", s] for s in sets], [])) == 0
+    run = only_run(tmp_path)
+    assert run.name.startswith("ring-nonsaturating-")
+    for rel in ("config.toml", "metrics.jsonl", "checkpoints/latest",
+                "plots/samples_evolution.png", "plots/losses.png", "plots/eval_metrics.png"):
+        assert (run / rel).is_file(), rel
+    assert any((run / "tb").iterdir())
+    rows = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if r["kind"] == "eval"] == [0, 10, 20]
+    assert {"d_loss", "g_loss"} <= set(rows[1])
+    assert load_config(run / "config.toml").generator.options["width"] == 32
+
+
+def test_same_seed_same_weights_other_seed_differs(tmp_path):
+    def weights(seed, sub):
+        cfg = load_config(sets=tiny_sets(tmp_path / sub, steps=15) + [f"seed={seed}"])
+        t = Trainer(cfg)
+        fit(t, RunDir.create(cfg, tensorboard=False))
+        return t.G.state_dict()["out.weight"]
+
+    assert torch.equal(weights(1, "a"), weights(1, "b"))
+    assert not torch.equal(weights(1, "c"), weights(2, "d"))
+
+
+@pytest.mark.parametrize("extra", [[], ["train.d_steps=3", "objective.name='minimax'"]])
+def test_resume_continues_exactly(tmp_path, extra):
+    sets = tiny_sets(tmp_path / "full", steps=40) + extra
+    assert cli(["train"] + sum([["--set", s] for s in sets], [])) == 0
+    full = final_weights(only_run(tmp_path / "full"))
+
+    sets = tiny_sets(tmp_path / "half", steps=20) + extra
+    assert cli(["train"] + sum([["--set", s] for s in sets], [])) == 0
+    run = only_run(tmp_path / "half")
+    assert cli(["train", "--resume", run, "--set", "train.steps=40"]) == 0
+    resumed = final_weights(run)
+    assert resumed["step"] == full["step"] == 40
+    for part in ("G", "D"):
+        for key, value in full[part].items():
+            assert torch.equal(resumed[part][key], value), (part, key)
+    assert torch.equal(resumed["d_opt"]["state"][0]["exp_avg"], full["d_opt"]["state"][0]["exp_avg"])
+    rows = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
+    keys = [(r["step"], r["kind"]) for r in rows]
+    assert len(keys) == len(set(keys)) and [k[0] for k in keys] == sorted(k[0] for k in keys)
+    assert [r["step"] for r in rows if r["kind"] == "eval"] == [0, 10, 20, 30, 40]
+
+
+def test_resume_refuses_changes_that_would_alter_the_run(tmp_path, capsys):
+    assert cli(["train"] + sum([["--set", s] for s in tiny_sets(tmp_path, steps=10)], [])) == 0
+    run = only_run(tmp_path)
+    assert cli(["train", "--resume", run, "--set", "g_optim.lr=0.1"]) == 2
+    assert "g_optim.lr: cannot change on --resume" in capsys.readouterr().err
+
+
+def test_short_run_improves_modes_over_initialisation(tmp_path):
+    sets = tiny_sets(tmp_path, steps=1500) + [
+        "train.eval_every=1500", "data.batch_size=128", "generator.width=64",
+        "discriminator.width=64", "g_optim.lr=1e-3", "d_optim.lr=1e-3", "data.std=0.05",
+        "eval.n_samples=2500"]
+    cfg = load_config(sets=sets)
+    t = Trainer(cfg)
+    before, _ = t.evaluate()
+    after = fit(t, RunDir.create(cfg, tensorboard=False))
+    assert before["hq"] < 5.0
+    assert after["hq"] > before["hq"] + 20 and after["modes"] >= 4
+
+
+def test_nonfinite_loss_stops_with_step_and_loss_and_keeps_checkpoint(tmp_path):
+    cfg = load_config(sets=tiny_sets(tmp_path, steps=30))
+    t = Trainer(cfg)
+    real_g_loss = t.objective.g_loss
+
+    def poisoned(D, fake, real):
+        loss, logs = real_g_loss(D, fake, real)
+        return (loss * float("nan") if t.step == 13 else loss), logs
+
+    t.objective.g_loss = poisoned
+    run = RunDir.create(cfg, tensorboard=False)
+    with pytest.raises(DivergenceError, match=r"step 13: the generator loss is nan"):
+        fit(t, run)
+    path, state = CheckpointManager(run.path).load_latest()
+    assert state["step"] == 10 and path.name == "ckpt-000000010.safetensors"
+
+
+def test_cli_reports_bad_config_without_creating_a_run(tmp_path, capsys):
+    code = cli(["train", "--set", f"out_dir='{tmp_path}'", "--set", "data.name='rng'"])
+    assert code == 2
+    assert "unknown dataset 'rng'" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_list_shows_every_registry(capsys):
+    assert cli(["list"]) == 0
+    out = capsys.readouterr().out
+    for word in ("objectives:", "minimax", "nonsaturating", "datasets:", "ring", "grid",
+                 "spiral", "nets:", "mlp", "metrics:", "modes", "stabilizers:"):
+        assert word in out
