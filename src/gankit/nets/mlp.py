@@ -40,6 +40,8 @@ class MLP:
         out_activation: str = opt("none", "generator: output activation",
                                   choices=("none", "tanh", "sigmoid"))
         n_out: int = opt(1, "discriminator: number of output logits", min=1)
+        feature_layer: int = opt(-1, "discriminator: hidden layer whose output is the "
+                                 "features (0-based; -1 = last), e.g. for feature matching")
 
     @staticmethod
     def generator(opts: "MLP.Options", shape: Tuple[int, ...]) -> nn.Module:
@@ -65,15 +67,25 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    """Returns ``(logits, features)``; features are the last hidden layer's output."""
+    """Returns ``(logits, features)``; features are hidden layer ``feature_layer``'s output."""
 
     def __init__(self, opts: MLP.Options, shape: Tuple[int, ...]):
         super().__init__()
+        if not -opts.depth <= opts.feature_layer < opts.depth:
+            raise ValueError(f"discriminator.feature_layer = {opts.feature_layer} but the "
+                             f"net has {opts.depth} hidden layers (use 0..{opts.depth - 1} or -1)")
         self.body = _stack(math.prod(shape), opts.width, opts.depth, opts.activation,
                            opts.batchnorm)
         self.out = nn.Linear(opts.width, opts.n_out)
         self.feature_dim = opts.width
+        per_layer = len(self.body) // opts.depth
+        self._feature_end = (opts.feature_layer % opts.depth + 1) * per_layer
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        features = self.body(x.flatten(1))
-        return self.out(features), features
+        h = x.flatten(1)
+        features = h
+        for i, layer in enumerate(self.body, 1):
+            h = layer(h)
+            if i == self._feature_end:
+                features = h
+        return self.out(h), features
