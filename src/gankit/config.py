@@ -65,7 +65,8 @@ class ObjectiveConfig:
 @dataclass
 class OptimConfig:
     name: str = opt("adam", "optimizer", choices=("adam", "rmsprop", "sgd"))
-    lr: float = opt(1e-4, "learning rate", min=0.0, min_exclusive=True)
+    lr: float = opt(1e-3, "learning rate (1e-3 suits the 2D toys; image presets use 2e-4)",
+                    min=0.0, min_exclusive=True)
     beta1: float = opt(0.5, "Adam beta1 (Radford et al. use 0.5)", min=0.0, max=1.0)
     beta2: float = opt(0.999, "Adam beta2", min=0.0, max=1.0)
     momentum: float = opt(0.0, "SGD / RMSProp momentum", min=0.0, max=1.0)
@@ -74,7 +75,7 @@ class OptimConfig:
 
 @dataclass
 class TrainConfig:
-    steps: int = opt(3000, "generator steps (iterations of Algorithm 1)", min=1)
+    steps: int = opt(4000, "generator steps (iterations of Algorithm 1)", min=1)
     d_steps: int = opt(1, "k: discriminator steps per generator step", min=1)
     log_every: int = opt(50, "steps between log lines / metrics.jsonl rows", min=1)
     eval_every: int = opt(500, "steps between evaluations (0 = only at the end)", min=0)

@@ -1,0 +1,104 @@
+"""gankit's training step vs a hand-written PyTorch loop of the same nets and losses.
+
+Both train the non-saturating GAN on the 8-Gaussian ring with the same MLPs (width 128,
+depth 3, ReLU), batch size, Adam settings and mixture sampling. Timings alternate between
+the two in one process; the median of the repeats is reported.
+
+    python benchmarks/loop_overhead.py [--steps 500] [--repeats 7] [--threads 1]
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import time
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from gankit.config import load_config
+from gankit.train import Trainer
+
+
+def mlp(d_in: int, width: int, depth: int, d_out: int) -> nn.Sequential:
+    layers, d = [], d_in
+    for _ in range(depth):
+        layers += [nn.Linear(d, width), nn.ReLU()]
+        d = width
+    return nn.Sequential(*layers, nn.Linear(d, d_out))
+
+
+class HandLoop:
+    """What a user would write without gankit."""
+
+    def __init__(self, batch: int, z_dim: int = 16, width: int = 128, depth: int = 3):
+        torch.manual_seed(0)
+        self.G, self.D = mlp(z_dim, width, depth, 2), mlp(2, width, depth, 1)
+        self.g_opt = torch.optim.Adam(self.G.parameters(), 1e-3, betas=(0.5, 0.999))
+        self.d_opt = torch.optim.Adam(self.D.parameters(), 1e-3, betas=(0.5, 0.999))
+        angles = torch.arange(8) * (2 * math.pi / 8)
+        self.centres = torch.stack([angles.cos(), angles.sin()], 1)
+        self.rng = torch.Generator().manual_seed(0)
+        self.batch, self.z_dim = batch, z_dim
+
+    def real(self) -> torch.Tensor:
+        idx = torch.randint(8, (self.batch,), generator=self.rng)
+        return self.centres[idx] + 0.01 * torch.randn(self.batch, 2, generator=self.rng)
+
+    def step(self) -> None:
+        z = torch.randn(self.batch, self.z_dim, generator=self.rng)
+        with torch.no_grad():
+            fake = self.G(z)
+        real_logits, fake_logits = self.D(self.real()), self.D(fake)
+        d_loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+                  + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+        self.d_opt.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.d_opt.step()
+        z = torch.randn(self.batch, self.z_dim, generator=self.rng)
+        for p in self.D.parameters():
+            p.requires_grad_(False)
+        logits = self.D(self.G(z))
+        g_loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+        self.g_opt.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.g_opt.step()
+        for p in self.D.parameters():
+            p.requires_grad_(True)
+
+
+def timed(step, n: int) -> float:
+    for _ in range(20):  # warm-up
+        step()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        step()
+    return (time.perf_counter() - t0) / n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", type=int, default=500)
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    trainer = Trainer(load_config(sets=[f"data.batch_size={args.batch}", "seed=0"]))
+    hand = HandLoop(args.batch)
+    ours, theirs = [], []
+    for _ in range(args.repeats):
+        ours.append(timed(trainer.train_step, args.steps))
+        theirs.append(timed(hand.step, args.steps))
+    o, h = statistics.median(ours), statistics.median(theirs)
+    print(f"batch {args.batch}, {args.threads} thread(s), median of {args.repeats} x "
+          f"{args.steps} steps")
+    print(f"hand-written loop: {h * 1e3:.3f} ms/step ({1 / h:.0f} steps/s)")
+    print(f"gankit Trainer:    {o * 1e3:.3f} ms/step ({1 / o:.0f} steps/s)")
+    print(f"overhead: {100 * (o / h - 1):+.1f}%  (ratio gankit/hand = {o / h:.3f})")
+
+
+if __name__ == "__main__":
+    main()
