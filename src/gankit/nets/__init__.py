@@ -7,7 +7,7 @@ from torch import nn
 
 from ..config import NetConfig, build_options
 from ..registry import NETS
-from . import mlp  # noqa: F401  (registers mlp)
+from . import began, mlp  # noqa: F401  (registers began, mlp)
 
 
 def build_net(role: str, cfg: NetConfig, shape: Tuple[int, ...]) -> nn.Module:

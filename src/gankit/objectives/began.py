@@ -1,0 +1,83 @@
+"""Boundary Equilibrium GAN: Berthelot, Schumm & Metz (2017), seed 003.
+
+D is an autoencoder and L(v) = |v - D(v)| its per-example L1 reconstruction loss (eq. 1
+with eta = 1; we average over the pixels, as the paper's implementation does). The game
+(eq. 4 of the paper):
+
+    L_D = L(x) - k_t L(G(z_D))
+    L_G = L(G(z_G))
+    k_{t+1} = clip(k_t + lambda_k (gamma L(x) - L(G(z_G))), 0, 1)
+
+k_t balances the two goals of D (auto-encode real data, reject generated data) so that
+E L(G(z)) = gamma E L(x) (the diversity ratio gamma, eq. 3). M_global = L(x) +
+|gamma L(x) - L(G(z_G))| measures convergence (Sec. 3.4.1). Defaults are the paper's:
+gamma = 0.5, lambda_k = 0.001, k_0 = 0 (Adam 1e-4 in configs/began.toml). k_t is part of
+the checkpoint.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict
+
+import torch
+from torch import nn
+
+from ..config import opt
+from ..registry import OBJECTIVES
+from .base import DFn, LossAndLogs, Objective, Tensor
+
+
+def reconstruction_loss(D: DFn, v: Tensor) -> Tensor:
+    """L(v) = mean |v - D(v)| (batch mean of the per-example pixel-mean L1 error)."""
+    recon = D(v)[0]
+    if recon.shape != v.shape:
+        raise ValueError(f"BEGAN needs D(v) to reconstruct v, but D returned shape "
+                         f"{tuple(recon.shape)} for input {tuple(v.shape)}")
+    return (v - recon).abs().mean()
+
+
+@OBJECTIVES.register("began")
+class BEGAN(Objective):
+    """Berthelot et al. (2017) eq. 4: autoencoder D, equilibrium term k_t."""
+
+    @dataclass
+    class Options:
+        gamma: float = opt(0.5, "diversity ratio E L(G(z)) / E L(x) to hold (eq. 3)",
+                           min=0.0, max=1.0)
+        lambda_k: float = opt(0.001, "lambda_k: learning rate of k_t", min=0.0)
+        k_0: float = opt(0.0, "initial k_t", min=0.0, max=1.0)
+
+    def __init__(self, opts: Any):
+        super().__init__(opts)
+        self.k = float(opts.k_0)
+
+    def check(self, G: nn.Module, D: nn.Module) -> None:
+        if not getattr(D, "autoencoder", False):
+            raise ValueError(
+                f"objective 'began' needs an autoencoder discriminator, because its loss "
+                f"L(v) = |v - D(v)| compares an input with D's reconstruction of it; "
+                f"{type(D).__name__} returns logits instead. Set discriminator.net = 'began'")
+
+    def d_loss(self, D: DFn, real: Tensor, fake: Tensor) -> LossAndLogs:
+        l_real, l_fake = reconstruction_loss(D, real), reconstruction_loss(D, fake)
+        loss = l_real - self.k * l_fake
+        return loss, {"d_loss": loss.detach(), "L_real": l_real.detach(),
+                      "L_fake_d": l_fake.detach()}
+
+    def g_loss(self, D: DFn, fake: Tensor, real: Tensor | None) -> LossAndLogs:
+        loss = reconstruction_loss(D, fake)
+        return loss, {"g_loss": loss.detach(), "L_fake_g": loss.detach()}
+
+    def after_g_step(self, logs: Dict[str, Tensor]) -> None:
+        """Proportional control of k_t; adds k_t (updated) and M_global to ``logs``."""
+        l_real, l_fake = float(logs["L_real"]), float(logs["L_fake_g"])
+        balance = self.opts.gamma * l_real - l_fake
+        self.k = min(max(self.k + self.opts.lambda_k * balance, 0.0), 1.0)
+        logs["k_t"] = torch.tensor(self.k)
+        logs["M_global"] = torch.tensor(l_real + abs(balance))
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {"k_t": self.k}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        self.k = float(state["k_t"])

@@ -1,0 +1,124 @@
+import pytest
+import torch
+
+from gankit.checkpoint import load_checkpoint, save_checkpoint
+from gankit.config import NetConfig, ObjectiveConfig, load_config
+from gankit.nets import build_net
+from gankit.objectives import build_objective
+from gankit.train import Trainer
+
+
+class ScaleAE(torch.nn.Module):
+    """An 'autoencoder' with D(v) = a v, so L(v) = (1 - a) mean |v| by hand."""
+
+    autoencoder = True
+
+    def __init__(self, a=0.5):
+        super().__init__()
+        self.a = torch.nn.Parameter(torch.tensor(a))
+
+    def forward(self, x):
+        return self.a * x, x
+
+
+REAL = torch.tensor([[0.5, 1.0], [2.0, -1.0]])  # mean |v| = 4.5 / 4
+FAKE = torch.tensor([[-1.0, 0.0], [0.3, 2.0]])  # mean |v| = 3.3 / 4
+
+
+def began(**options):
+    return build_objective(ObjectiveConfig(name="began", options=options))
+
+
+def test_discriminator_loss_is_L_real_minus_k_L_fake():
+    loss, logs = began(k_0=0.3).d_loss(ScaleAE(0.5), REAL, FAKE)
+    assert logs["L_real"].item() == pytest.approx(0.5 * 4.5 / 4)
+    assert logs["L_fake_d"].item() == pytest.approx(0.5 * 3.3 / 4)
+    assert loss.item() == pytest.approx(0.5 * 4.5 / 4 - 0.3 * 0.5 * 3.3 / 4)
+
+
+def test_generator_loss_is_L_fake_and_a_step_lowers_it():
+    obj = began()
+    x = FAKE.clone().requires_grad_(True)
+    loss, _ = obj.g_loss(ScaleAE(0.5), x, None)
+    assert loss.item() == pytest.approx(0.5 * 3.3 / 4)
+    loss.backward()
+    with torch.no_grad():
+        x -= 0.5 * x.grad
+    after, _ = obj.g_loss(ScaleAE(0.5), x, None)
+    assert after.item() < loss.item()
+
+
+def test_k_update_and_convergence_measure_by_hand():
+    obj = began(gamma=0.5, lambda_k=0.1, k_0=0.2)
+    logs = {"L_real": torch.tensor(1.0), "L_fake_g": torch.tensor(0.2)}
+    obj.after_g_step(logs)  # k += 0.1 (0.5 * 1.0 - 0.2)
+    assert obj.k == pytest.approx(0.23)
+    assert logs["k_t"].item() == pytest.approx(0.23)
+    assert logs["M_global"].item() == pytest.approx(1.0 + 0.3)
+
+
+@pytest.mark.parametrize("l_fake,direction", [(0.1, +1), (0.9, -1)])
+def test_k_moves_towards_equilibrium_and_stays_in_0_1(l_fake, direction):
+    # G's samples reconstructed better than gamma L(x): D must attend more to them (k up);
+    # worse: k down. Large lambda_k drives k to the boundary, where it is clipped.
+    obj = began(gamma=0.5, lambda_k=0.5, k_0=0.5)
+    ks = []
+    for _ in range(20):
+        obj.after_g_step({"L_real": torch.tensor(1.0), "L_fake_g": torch.tensor(l_fake)})
+        ks.append(obj.k)
+    assert direction * (ks[0] - 0.5) > 0
+    assert all(0.0 <= k <= 1.0 for k in ks)
+    assert ks[-1] == (1.0 if direction > 0 else 0.0)
+
+
+def test_began_refuses_a_non_autoencoder_discriminator():
+    cfg = load_config(sets=["objective.name='began'"])  # default D: mlp
+    with pytest.raises(ValueError, match="needs an autoencoder discriminator.*MLP"):
+        Trainer(cfg)
+
+
+def test_a_reconstruction_of_the_wrong_shape_is_refused():
+    D = lambda x: (x[:, :1], x)  # noqa: E731
+    with pytest.raises(ValueError, match="reconstruct"):
+        began().d_loss(D, REAL, FAKE)
+
+
+def _trainer(tmp_path):
+    return Trainer(load_config(sets=[
+        "objective.name='began'", "objective.lambda_k=0.05", "objective.k_0=0.5",
+        "discriminator.net='began'", "generator.net='began'", "discriminator.width=16",
+        "generator.width=16", "data.batch_size=16", f"out_dir='{tmp_path}'"]))
+
+
+def test_k_t_is_logged_in_training_and_restored_exactly_from_a_checkpoint(tmp_path):
+    a = _trainer(tmp_path)
+    logs = [a.train_step() for _ in range(10)]
+    assert {"k_t", "M_global", "L_real"} <= set(logs[-1])
+    assert all(0.0 <= float(l["k_t"]) <= 1.0 for l in logs)
+    assert a.objective.k != 0.5  # it moved
+    save_checkpoint(tmp_path / "c.safetensors", a.state_dict())
+    b = _trainer(tmp_path)
+    b.load_state_dict(load_checkpoint(tmp_path / "c.safetensors"))
+    assert b.objective.k == a.objective.k
+    for _ in range(5):
+        a.train_step(), b.train_step()
+    assert b.objective.k == a.objective.k
+
+
+def test_began_nets_for_vectors_and_images():
+    for shape in [(2,), (1, 8, 8)]:
+        D = build_net("discriminator", NetConfig(net="began", options={"h_dim": 5}), shape)
+        G = build_net("generator", NetConfig(net="began"), shape)
+        x = G(torch.zeros(3, G.z_dim))
+        recon, h = D(x)
+        assert x.shape == recon.shape == (3,) + shape and h.shape == (3, 5)
+        kinds = {type(m).__name__ for m in list(D.modules()) + list(G.modules())}
+        assert "ELU" in kinds and not kinds & {"BatchNorm1d", "BatchNorm2d",
+                                                "ConvTranspose2d", "ReLU"}
+    ups = [m for m in G.modules() if isinstance(m, torch.nn.Upsample)]
+    assert len(ups) == 2 and all(u.mode == "nearest" for u in ups)
+
+
+def test_began_image_net_refuses_a_size_it_cannot_halve():
+    with pytest.raises(ValueError, match="not divisible by 2\\^levels = 4"):
+        build_net("discriminator", NetConfig(net="began"), (1, 6, 6))
