@@ -1,0 +1,52 @@
+"""Feature matching: Salimans et al. (2016), "Improved Techniques for Training GANs", Sec. 3.1
+(seeds 000 and 001).
+
+D is trained as in the usual game (it ascends V(D, G), eq. 1 of Goodfellow et al.), but G
+no longer maximises D's output: it matches the statistics of real data on an
+intermediate layer f of D,
+
+    L_G = || E_x f(x) - E_z f(G(z)) ||_2^2,
+
+with the expectations estimated on a real and a generated minibatch. D chooses which
+statistics matter; G cannot overtrain on the current D. The layer is the discriminator's
+``features`` output (for ``mlp``: the hidden layer ``discriminator.feature_layer``).
+"""
+from __future__ import annotations
+
+from torch import nn
+
+from ..registry import OBJECTIVES
+from .base import DFn, LossAndLogs, Tensor
+from .minimax import _BinaryGAN
+
+
+def require_features(D: nn.Module, objective: str) -> None:
+    """Refuse a discriminator that declares no feature layer (``feature_dim``)."""
+    if not getattr(D, "feature_dim", 0):
+        raise ValueError(f"objective {objective!r} uses the discriminator's hidden "
+                         f"features, but {type(D).__name__} exposes none (no feature_dim);"
+                         " use a net that returns features, e.g. discriminator.net = 'mlp'")
+
+
+def _features(D: DFn, x: Tensor) -> Tensor:
+    f = D(x)[1]
+    if f is None or f.shape[0] != x.shape[0]:
+        raise ValueError("the discriminator returned no per-example features")
+    return f.flatten(1)
+
+
+@OBJECTIVES.register("feature_matching")
+class FeatureMatching(_BinaryGAN):
+    """Salimans et al. (2016) Sec. 3.1: G matches E f(x) on a hidden layer f of D."""
+
+    g_needs_real = True
+
+    def check(self, G: nn.Module, D: nn.Module) -> None:
+        require_features(D, "feature_matching")
+
+    def g_loss(self, D: DFn, fake: Tensor, real: Tensor | None) -> LossAndLogs:
+        if real is None:
+            raise ValueError("feature matching needs a real batch for the generator loss")
+        gap = _features(D, real).mean(0) - _features(D, fake).mean(0)
+        loss = (gap ** 2).sum()
+        return loss, {"g_loss": loss.detach()}
