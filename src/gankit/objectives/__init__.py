@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..config import ObjectiveConfig, build_options
 from ..registry import OBJECTIVES
 from . import minimax  # noqa: F401  (registers minimax, nonsaturating)
-from . import began, feature_matching, wgan, wgan_gp  # noqa: F401
+from . import began, feature_matching, preference, wgan, wgan_gp  # noqa: F401
 from .base import Objective
 
 
