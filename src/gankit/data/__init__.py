@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..config import DataConfig, build_options
 from ..registry import DATASETS
-from . import toy  # noqa: F401  (registers ring, grid, spiral)
+from . import images, toy  # noqa: F401  (registers digits, mnist, ..., ring, grid, spiral)
 from .base import Dataset
 
 
