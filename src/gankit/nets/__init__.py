@@ -8,6 +8,7 @@ from torch import nn
 from ..config import NetConfig, build_options
 from ..registry import NETS
 from . import began, mlp  # noqa: F401  (registers began, mlp)
+from . import dcgan, improved_gan  # noqa: F401  (registers dcgan, improved_gan)
 
 
 def build_net(role: str, cfg: NetConfig, shape: Tuple[int, ...]) -> nn.Module:

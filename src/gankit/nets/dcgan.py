@@ -1,0 +1,150 @@
+"""DCGAN generator and discriminator (Radford, Metz & Chintala 2016, Sec. 3-4).
+
+The architecture guidelines of Sec. 3: strided convolutions instead of pooling
+(fractionally strided, i.e. transposed, in G), batch norm in both nets except the G
+output and the D input layers, no fully connected hidden layers, ReLU in G with tanh at
+the output, LeakyReLU (slope 0.2) in D, weights initialised from N(0, 0.02) (Sec. 4).
+
+The image side must be s0 * 2^n with s0 = 4 (8, 16, 32, 64, 128 px) or s0 = 7 (28 px,
+MNIST); G projects z to an s0 x s0 map with ``width * 2^(n-1)`` channels and doubles the
+side n times while halving the channels; D mirrors it. The number of image channels
+comes from the data shape ``(C, H, W)``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Tuple
+
+import torch
+from torch import nn
+
+from ..config import opt
+from ..registry import NETS
+
+
+def image_shape(shape: Tuple[int, ...], net: str) -> Tuple[int, int, int]:
+    """``shape`` as (C, H, W), or an error saying which data the net needs."""
+    if len(shape) != 3:
+        raise ValueError(f"net {net!r} needs image data of shape (C, H, W), but the data "
+                         f"has shape {tuple(shape)}; use net = 'mlp' for vector data or "
+                         f"an image data set (data.name = 'digits', 'mnist', ...)")
+    return tuple(shape)  # type: ignore[return-value]
+
+
+def stages(side: int) -> Tuple[int, int]:
+    """(s0, n) with side = s0 * 2^n, s0 in {4, 7}, n >= 1; an error for other sides."""
+    for s0 in (4, 7):
+        n = 0
+        while s0 * 2 ** n < side:
+            n += 1
+        if n >= 1 and s0 * 2 ** n == side:
+            return s0, n
+    raise ValueError(f"net 'dcgan' supports square images of 8, 16, 28, 32, 64 or 128 px "
+                     f"(4 or 7 times a power of two), not {side} px; set data.size to one "
+                     f"of these")
+
+
+def check_input(x: torch.Tensor, shape: Tuple[int, ...], who: str) -> None:
+    if tuple(x.shape[1:]) != tuple(shape):
+        raise ValueError(f"{who} was built for images of shape {tuple(shape)} but got "
+                         f"{tuple(x.shape[1:])}; build the nets for this data (same "
+                         f"data.name, data.size and data.grayscale)")
+
+
+def init_weights(module: nn.Module) -> None:
+    """N(0, 0.02) for conv/linear weights, N(1, 0.02) for batch-norm scales (Sec. 4)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+@NETS.register("dcgan")
+class DCGAN:
+    """Convolutional G and D of Radford et al. (2016) for 8-128 px images."""
+
+    @dataclass
+    class Options:
+        width: int = opt(64, "channels of D's first / G's last hidden layer; they double "
+                         "at each halving of the side (Radford et al.: 64 / 128)", min=1)
+        z_dim: int = opt(100, "generator: dimension of z", min=1)
+        z_dist: str = opt("normal", "generator: prior p(z)", choices=("normal", "uniform"))
+        n_out: int = opt(1, "discriminator: number of output logits", min=1)
+        batchnorm: bool = opt(True, "batch norm in the hidden layers (turn off in the "
+                              "critic for WGAN-GP, Gulrajani et al. 2017, Sec. 4)")
+        channels: int = opt(0, "image channels the net expects (0 = from the data)", min=0)
+
+    @staticmethod
+    def generator(opts: "DCGAN.Options", shape: Tuple[int, ...]) -> nn.Module:
+        return DCGANGenerator(opts, _checked(opts, shape, "generator"))
+
+    @staticmethod
+    def discriminator(opts: "DCGAN.Options", shape: Tuple[int, ...]) -> nn.Module:
+        return DCGANDiscriminator(opts, _checked(opts, shape, "discriminator"))
+
+
+def _checked(opts: DCGAN.Options, shape: Tuple[int, ...], role: str) -> Tuple[int, int, int]:
+    c, h, w = image_shape(shape, "dcgan")
+    if opts.channels and opts.channels != c:
+        raise ValueError(f"{role}.channels = {opts.channels} but the data has {c}-channel "
+                         f"images; set {role}.channels = 0 (take it from the data) or "
+                         f"data.grayscale = {str(opts.channels == 1).lower()}")
+    if h != w:
+        raise ValueError(f"net 'dcgan' needs square images, got {h}x{w}; set data.size")
+    stages(h)
+    return c, h, w
+
+
+def _norm(channels: int, on: bool) -> List[nn.Module]:
+    return [nn.BatchNorm2d(channels)] if on else []
+
+
+class DCGANGenerator(nn.Module):
+    """z -> Linear -> (width * 2^(n-1), s0, s0) -> n transposed convs -> tanh."""
+
+    def __init__(self, opts: DCGAN.Options, shape: Tuple[int, int, int]):
+        super().__init__()
+        self.shape, self.z_dim, self.z_dist = shape, opts.z_dim, opts.z_dist
+        s0, n = stages(shape[1])
+        ch = opts.width * 2 ** (n - 1)
+        self.start = (ch, s0, s0)
+        self.project = nn.Linear(opts.z_dim, ch * s0 * s0)
+        layers: List[nn.Module] = _norm(ch, opts.batchnorm) + [nn.ReLU()]
+        for _ in range(n - 1):
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=not opts.batchnorm)]
+            layers += _norm(ch // 2, opts.batchnorm) + [nn.ReLU()]
+            ch //= 2
+        layers += [nn.ConvTranspose2d(ch, shape[0], 4, 2, 1), nn.Tanh()]
+        self.body = nn.Sequential(*layers)
+        init_weights(self)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.body(self.project(z).view(len(z), *self.start))
+
+
+class DCGANDiscriminator(nn.Module):
+    """x -> n strided convs (LeakyReLU 0.2) -> Linear; returns (logits, features)."""
+
+    def __init__(self, opts: DCGAN.Options, shape: Tuple[int, int, int]):
+        super().__init__()
+        self.shape = shape
+        s0, n = stages(shape[1])
+        ch = opts.width
+        layers: List[nn.Module] = [nn.Conv2d(shape[0], ch, 4, 2, 1), nn.LeakyReLU(0.2)]
+        for _ in range(n - 1):
+            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=not opts.batchnorm)]
+            layers += _norm(ch * 2, opts.batchnorm) + [nn.LeakyReLU(0.2)]
+            ch *= 2
+        self.body = nn.Sequential(*layers)
+        self.feature_dim = ch * s0 * s0
+        self.out = nn.Linear(self.feature_dim, opts.n_out)
+        init_weights(self)
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        check_input(x, self.shape, "the dcgan discriminator")
+        features = self.body(x).flatten(1)
+        return self.out(features), features
