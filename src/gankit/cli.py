@@ -38,27 +38,38 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from .checkpoint import CheckpointManager
+def _start_run(args: argparse.Namespace):
+    """(trainer, run directory) for a new run or a resumed one."""
     from .config import load_config
-    from .report import make_report
     from .rundir import RunDir
-    from .train import DivergenceError, Trainer, fit
+    from .train import Trainer
 
     if args.resume:
         if args.config:
             raise ConfigError("give either a CONFIG file or --resume RUN_DIR, not both")
+        _check_resume_overrides(args.set)
         run = RunDir.open(args.resume)
         trainer = Trainer.from_run_dir(run.path, args.set)
-        _check_resume_overrides(args.set)
-        run.truncate_after(trainer.step)
-        print(f"resuming {run.path} at step {trainer.step}", flush=True)
-    else:
-        cfg = load_config(args.config, args.set)
-        trainer = Trainer(cfg)  # builds everything first: a bad config leaves no run dir
-        run = RunDir.create(cfg)
+        if trainer.world.is_main:
+            run.truncate_after(trainer.step)
+            print(f"resuming {run.path} at step {trainer.step}", flush=True)
+        return trainer, run
+    cfg = load_config(args.config, args.set)
+    trainer = Trainer(cfg)  # builds everything first: a bad config leaves no run dir
+    path = RunDir.create(cfg).path if trainer.world.is_main else None
+    return trainer, RunDir.open(trainer.world.broadcast_object(path))
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .checkpoint import CheckpointManager
+    from .report import make_report
+    from .train import DivergenceError, fit
+
+    trainer, run = _start_run(args)
     run._tb_enabled = trainer.cfg.train.tensorboard
-    print(f"run directory: {run.path}", flush=True)
+    main = trainer.world.is_main
+    if main:
+        print(f"run directory: {run.path}", flush=True)
     try:
         result = fit(trainer, run)
     except DivergenceError as exc:
@@ -66,8 +77,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         where = f"; last good checkpoint: {good[-1]}" if good else ""
         print(f"error: training diverged: {exc}{where}", file=sys.stderr)
         return 1
-    written = make_report(run, trainer.data)
-    _summary(run, result, written)
+    finally:
+        trainer.world.close()
+    if main:
+        _summary(run, result, make_report(run, trainer.data))
     return 0
 
 

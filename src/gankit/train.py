@@ -9,6 +9,7 @@ never branches on them.
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from torch import nn
 from .checkpoint import CheckpointManager
 from .config import OptimConfig, RunConfig
 from .data import build_dataset
+from .distributed import World, device_for
 from .metrics.modes import ModeCoverage  # noqa: F401  (registers "modes")
 from .nets import build_net
 from .nets.layers import sample_noise
@@ -31,14 +33,6 @@ from .stabilizers import build_stabilizers
 
 class DivergenceError(RuntimeError):
     """A loss or a parameter became NaN or infinite."""
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device = {name!r} but CUDA is not available; use 'cpu' or 'auto'")
-    return torch.device(name)
 
 
 def make_optimizer(params, cfg: OptimConfig) -> torch.optim.Optimizer:
@@ -62,8 +56,10 @@ class Trainer:
 
     def __init__(self, cfg: RunConfig, device: Optional[str] = None):
         self.cfg = cfg
-        self.device = resolve_device(device or cfg.device)
-        torch.manual_seed(cfg.seed)
+        self.device = device_for(device or cfg.device, int(os.environ.get("LOCAL_RANK", 0)))
+        self.world = World.from_env(self.device)
+        self.world.check_batch(cfg.data.batch_size)
+        torch.manual_seed(cfg.seed)  # the same initial weights on every rank
         if cfg.train.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
         self.data = build_dataset(cfg.data, _derived_seed(cfg.seed, 1))
@@ -74,6 +70,9 @@ class Trainer:
         self.g_opt = make_optimizer(self.G.parameters(), cfg.g_optim)
         self.d_opt = make_optimizer(self.D.parameters(), cfg.d_optim)
         self.z_rng = torch.Generator().manual_seed(_derived_seed(cfg.seed, 2))
+        torch.manual_seed(_derived_seed(cfg.seed, 10 + self.world.rank))  # per-rank stream
+        self.world.broadcast_params(self.G)
+        self.world.broadcast_params(self.D)
         self.step = 0
         self.objective.check(self.G, self.D)
         for stab in self.stabilizers:
@@ -93,10 +92,13 @@ class Trainer:
         return list(self.cfg.eval.metrics or self.data.default_metrics)
 
     def sample_z(self, m: int) -> torch.Tensor:
-        return sample_noise(self.G.z_dist, m, self.G.z_dim, self.z_rng, self.device)
+        """This rank's share of a global batch of m noise vectors."""
+        return self.world.shard(sample_noise(self.G.z_dist, m, self.G.z_dim, self.z_rng,
+                                             self.device))
 
     def real_batch(self) -> torch.Tensor:
-        return self.data.sample(self.cfg.data.batch_size).to(self.device)
+        """This rank's share of a global minibatch of real examples."""
+        return self.world.shard(self.data.sample(self.cfg.data.batch_size)).to(self.device)
 
     def d_view(self, x: torch.Tensor):
         """D as the objective sees it: stabilizers' input transforms applied first."""
@@ -112,6 +114,7 @@ class Trainer:
                 loss = loss + term
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        self.world.average_grads(net)
         opt.step()
         for stab in self._hooks["after_step"]:
             stab.after_step(role, net, self.step)
@@ -154,7 +157,7 @@ class Trainer:
 
     def _check_finite(self, net: str, logs: Dict[str, torch.Tensor],
                       loss: torch.Tensor) -> None:
-        value = float(loss.detach())
+        value = float(self.world.sum_scalar(loss.detach()))
         if not math.isfinite(value):
             raise DivergenceError(f"step {self.step}: the {net} loss is {value} "
                                   f"({', '.join(f'{k}={float(v):.4g}' for k, v in logs.items())})")
@@ -283,31 +286,44 @@ def fit(trainer: Trainer, run: RunDir) -> Dict[str, Any]:
     """Train until ``train.steps``, logging, evaluating and checkpointing on schedule.
 
     Returns the last evaluation. A non-finite loss raises :class:`DivergenceError`; the
-    checkpoints already written stay as they are.
+    checkpoints already written stay as they are. With several ranks only rank 0 writes
+    (logs, snapshots, checkpoints) and evaluates; logged values are averaged over ranks.
     """
-    cfg, ckpts = trainer.cfg.train, CheckpointManager(run.path, trainer.cfg.train.keep_ckpts)
+    cfg, main = trainer.cfg.train, trainer.world.is_main
+    ckpts = CheckpointManager(run.path, cfg.keep_ckpts)
     last_eval: Dict[str, Any] = {}
-    if trainer.step == 0:
+    if trainer.step == 0 and main:
         last_eval = _evaluate(trainer, run)
-    progress, mean = Progress(trainer.step, cfg.steps), _Mean()
+    progress = Progress(trainer.step, cfg.steps) if main else None
+    mean = _Mean()
     try:
         while trainer.step < cfg.steps:
             mean.add(trainer.train_step())
             step = trainer.step
-            logged = mean.pop() if _due(step, cfg.log_every, cfg.steps) else None
-            if logged is not None:
-                run.log(step, "train", logged)
-            if _due(step, cfg.eval_every, cfg.steps):
+            logged = None
+            if _due(step, cfg.log_every, cfg.steps):
+                logged = trainer.world.mean_dict(mean.pop())
+                if main:
+                    run.log(step, "train", logged)
+            if main and _due(step, cfg.eval_every, cfg.steps):
                 last_eval = _evaluate(trainer, run)
                 logged = {**(logged or {}), **last_eval}
-            progress.update(step, logged)
+            if progress is not None:
+                progress.update(step, logged)
             if _due(step, cfg.ckpt_every, cfg.steps):
-                trainer.check_parameters()
-                ckpts.save(step, trainer.state_dict())
+                _save(trainer, ckpts)
     finally:
-        progress.close()
+        if progress is not None:
+            progress.close()
         run.close()
     return last_eval
+
+
+def _save(trainer: Trainer, ckpts: CheckpointManager) -> None:
+    trainer.check_parameters()
+    if trainer.world.is_main:
+        ckpts.save(trainer.step, trainer.state_dict())
+    trainer.world.barrier()
 
 
 def _evaluate(trainer: Trainer, run: RunDir) -> Dict[str, Any]:
