@@ -131,6 +131,8 @@ class CheckpointManager:
 
     def save(self, step: int, state: Dict[str, Any]) -> Path:
         self.dir.mkdir(parents=True, exist_ok=True)
+        for stale in self.dir.glob(".*.tmp-*"):  # left by a write that was killed
+            stale.unlink(missing_ok=True)
         path = self.dir / f"ckpt-{step:09d}.safetensors"
         save_checkpoint(path, state)
         atomic_write_bytes(self.dir / "latest", (path.name + "\n").encode())
