@@ -30,3 +30,119 @@ def sample_noise(dist: str, m: int, dim: int, rng: torch.Generator,
     else:
         z = torch.rand(m, dim, generator=rng) * 2 - 1
     return z.to(device)
+
+
+# ----------------------------------------------------------------------------- Salimans et al.
+class MinibatchDiscrimination(nn.Module):
+    """Minibatch discrimination, Salimans et al. (2016), Sec. 3.2.
+
+    The features f(x_i) in R^A of each example are multiplied by a learned tensor
+    T in R^{A x B x C}, giving M_i in R^{B x C}. For each of the B rows,
+    c_b(x_i, x_j) = exp(-||M_{i,b} - M_{j,b}||_L1) and o(x_i)_b = sum_j c_b(x_i, x_j)
+    (j runs over the whole batch, i included, as in the paper). The output is f(x_i)
+    concatenated with o(x_i), in R^{A + B}. Only the examples of one call are compared:
+    the loop passes real and generated batches in separate calls, as the paper does.
+    """
+
+    def __init__(self, in_dim: int, kernels: int, kernel_dim: int, init_std: float = 0.1):
+        super().__init__()
+        self.kernels, self.kernel_dim = kernels, kernel_dim
+        self.T = nn.Parameter(torch.randn(in_dim, kernels * kernel_dim) * init_std)
+
+    @property
+    def out_extra(self) -> int:
+        return self.kernels
+
+    def closeness(self, f: torch.Tensor) -> torch.Tensor:
+        """o(x_i) in R^B for every example of the batch ``f`` (shape n x A)."""
+        M = (f @ self.T).view(len(f), self.kernels, self.kernel_dim)
+        l1 = (M.unsqueeze(1) - M.unsqueeze(0)).abs().sum(-1)  # n x n x B
+        return torch.exp(-l1).sum(1)
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        return torch.cat([f, self.closeness(f)], 1)
+
+
+class VirtualBatchNorm1d(nn.Module):
+    """Virtual batch normalisation, Salimans et al. (2016), Sec. 3.4.
+
+    Called on ``h`` whose first ``n_ref`` rows come from the reference batch (fixed at
+    the start of training). The reference rows are normalised with the reference
+    batch's own statistics; every other row i with the statistics of the reference batch
+    plus row i itself, so its output does not depend on the other rows of its batch.
+    A learned per-feature scale gamma and shift beta follow, as in batch norm.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.gamma = nn.Parameter(torch.ones(num_features))
+        self.beta = nn.Parameter(torch.zeros(num_features))
+
+    def forward(self, h: torch.Tensor, n_ref: int) -> torch.Tensor:
+        if n_ref < 2:
+            raise ValueError(f"virtual batch norm needs a reference batch of at least 2 "
+                             f"examples, got {n_ref}")
+        ref, x = h[:n_ref], h[n_ref:]
+        mean, sq = ref.mean(0), ref.pow(2).mean(0)
+        w = 1.0 / (n_ref + 1)  # the example's own weight in the reference-plus-self stats
+        x_mean = (1 - w) * mean + w * x
+        x_var = (1 - w) * sq + w * x.pow(2) - x_mean.pow(2)
+        ref_out = (ref - mean) / torch.sqrt(sq - mean.pow(2) + self.eps)
+        x_out = (x - x_mean) / torch.sqrt(x_var.clamp_min(0) + self.eps)
+        return torch.cat([ref_out, x_out]) * self.gamma + self.beta
+
+
+class WeightNormLinear(nn.Module):
+    """A linear layer with weight normalisation, Salimans & Kingma (2016), eq. 2.
+
+    w = g * v / ||v|| for each output unit: the direction v and the length g are learned
+    separately. Salimans et al. (2016) use it in their MNIST discriminator (Sec. 6.1).
+    """
+
+    def __init__(self, d_in: int, d_out: int):
+        super().__init__()
+        ref = nn.Linear(d_in, d_out)  # same initial direction as nn.Linear
+        self.v = nn.Parameter(ref.weight.detach().clone())
+        self.g = nn.Parameter(ref.weight.detach().norm(dim=1))
+        self.bias = nn.Parameter(ref.bias.detach().clone())
+
+    def weight(self) -> torch.Tensor:
+        return self.v * (self.g / self.v.norm(dim=1)).unsqueeze(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.linear(x, self.weight(), self.bias)
+
+
+class GaussianNoise(nn.Module):
+    """Adds N(0, std^2) noise in training mode only (Salimans et al. 2016, MNIST D).
+
+    The draws come from the global torch generator, whose state every checkpoint saves,
+    so a seeded run and its resumed continuation draw the same noise.
+    """
+
+    def __init__(self, std: float):
+        super().__init__()
+        self.std = float(std)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.std == 0:
+            return x
+        return x + self.std * torch.randn_like(x)
+
+    def extra_repr(self) -> str:
+        return f"std={self.std}"
+
+
+def pack(x: torch.Tensor, m: int) -> torch.Tensor:
+    """PacGAN packing (Lin et al. 2018, Sec. 3): m consecutive examples -> one D input.
+
+    ``x`` of n examples becomes n / m rows, each the concatenation of m flattened
+    examples. Since the batch is i.i.d., consecutive examples form independent packs.
+    """
+    n = len(x)
+    if n % m:
+        raise ValueError(f"packing: discriminator.pack = {m} joins {m} examples into one "
+                         f"input, but the batch has {n} examples, not a multiple of {m}; "
+                         f"use a data.batch_size divisible by {m}")
+    return x.reshape(n // m, -1)

@@ -1,26 +1,58 @@
-"""Multilayer perceptrons for vector data (the 2D toys, tabular data)."""
+"""Multilayer perceptrons for vector data (the 2D toys, tabular data).
+
+Besides width, depth and activation, the nets take the net-level techniques of
+Salimans et al. (2016) as options: minibatch discrimination (Sec. 3.2, discriminator),
+virtual batch normalisation (Sec. 3.4), weight normalisation and Gaussian noise layers
+(their MNIST discriminator, Sec. 6.1), and PacGAN packing (Lin et al. 2018). A hidden
+layer is Linear -> [BatchNorm | VBN] -> activation -> [Gaussian noise].
+"""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Tuple
+from typing import List, Optional, Tuple
 
 import torch
 from torch import nn
 
 from ..config import opt
 from ..registry import NETS
-from .layers import activation
+from .layers import (GaussianNoise, MinibatchDiscrimination, VirtualBatchNorm1d,
+                     WeightNormLinear, activation, pack)
 
 
-def _stack(d_in: int, width: int, depth: int, act: str, batchnorm: bool) -> nn.Sequential:
-    layers = []
-    for i in range(depth):
-        layers.append(nn.Linear(d_in if i == 0 else width, width))
-        if batchnorm:
-            layers.append(nn.BatchNorm1d(width))
-        layers.append(activation(act))
-    return nn.Sequential(*layers)
+def _linear(d_in: int, d_out: int, weightnorm: bool) -> nn.Module:
+    return WeightNormLinear(d_in, d_out) if weightnorm else nn.Linear(d_in, d_out)
+
+
+def _stack(d_in: int, opts: "MLP.Options", widths: List[int]) -> Tuple[nn.Sequential, List[int]]:
+    """The hidden layers as one flat Sequential, and the module count at each layer's end.
+
+    ``widths[i]`` is the input width of hidden layer i (minibatch discrimination widens
+    the layer after the feature layer). With no technique enabled the modules are
+    Linear, [BatchNorm1d], activation, exactly as before the techniques existed.
+    """
+    layers: List[nn.Module] = [GaussianNoise(opts.noise_input)] if opts.noise_input else []
+    ends = []
+    for i in range(opts.depth):
+        layers.append(_linear(d_in if i == 0 else widths[i], opts.width, opts.weightnorm))
+        if opts.batchnorm:
+            layers.append(nn.BatchNorm1d(opts.width))
+        if opts.vbn:
+            layers.append(VirtualBatchNorm1d(opts.width))
+        layers.append(activation(opts.activation))
+        if opts.noise_hidden:
+            layers.append(GaussianNoise(opts.noise_hidden))
+        ends.append(len(layers))
+    return nn.Sequential(*layers), ends
+
+
+def _run(body: nn.Sequential, h: torch.Tensor, n_ref: int, start: int = 0,
+         stop: Optional[int] = None) -> torch.Tensor:
+    """Apply ``body[start:stop]``; VBN layers are told how many rows are reference rows."""
+    for layer in body[start:stop]:
+        h = layer(h, n_ref) if isinstance(layer, VirtualBatchNorm1d) else layer(h)
+    return h
 
 
 @NETS.register("mlp")
@@ -42,6 +74,20 @@ class MLP:
         n_out: int = opt(1, "discriminator: number of output logits", min=1)
         feature_layer: int = opt(-1, "discriminator: hidden layer whose output is the "
                                  "features (0-based; -1 = last), e.g. for feature matching")
+        weightnorm: bool = opt(False, "weight normalisation of every linear layer "
+                               "(Salimans & Kingma 2016)")
+        noise_input: float = opt(0.0, "std of Gaussian noise added to the input in "
+                                 "training (Salimans et al. MNIST D: 0.3)", min=0.0)
+        noise_hidden: float = opt(0.0, "std of Gaussian noise after each hidden layer in "
+                                  "training (Salimans et al. MNIST D: 0.5)", min=0.0)
+        vbn: bool = opt(False, "virtual batch norm after each hidden linear layer; needs "
+                        "the 'vbn' stabilizer to set the reference batch")
+        vbn_size: int = opt(64, "virtual batch norm: reference batch size", min=0)
+        mbd_kernels: int = opt(0, "discriminator: minibatch discrimination kernels B "
+                               "(0 = off), after the feature layer", min=0)
+        mbd_dim: int = opt(5, "discriminator: minibatch discrimination kernel size C",
+                           min=1)
+        pack: int = opt(1, "discriminator: PacGAN packing degree m (1 = off)", min=1)
 
     @staticmethod
     def generator(opts: "MLP.Options", shape: Tuple[int, ...]) -> nn.Module:
@@ -52,40 +98,107 @@ class MLP:
         return MLPDiscriminator(opts, shape)
 
 
-class MLPGenerator(nn.Module):
+class _Reference(nn.Module):
+    """Holds the VBN reference batch as a buffer, so it is saved with the weights.
+
+    The net's input for the reference batch (z for G, x for D) is fixed once at the
+    start of training by the ``vbn`` stabilizer through :meth:`set_reference`.
+    """
+
+    def _init_reference(self, opts: "MLP.Options", shape: Tuple[int, ...]) -> None:
+        self.vbn_size = opts.vbn_size if opts.vbn else 0
+        if not opts.vbn:
+            return
+        if opts.batchnorm:
+            raise ValueError("vbn = true and batchnorm = true: choose one normalisation")
+        if opts.vbn_size < 2:
+            raise ValueError(f"vbn_size = {opts.vbn_size}: virtual batch norm normalises "
+                             "each example with the statistics of the reference batch plus "
+                             "itself; with fewer than 2 reference examples these statistics "
+                             "are degenerate (every output is 0 or +-1)")
+        self.register_buffer("vbn_ref", torch.zeros(opts.vbn_size, *shape))
+        self.register_buffer("vbn_ready", torch.zeros((), dtype=torch.bool))
+
+    def set_reference(self, x: torch.Tensor) -> None:
+        if x.shape != self.vbn_ref.shape:
+            raise ValueError(f"reference batch of shape {tuple(x.shape)}, expected "
+                             f"{tuple(self.vbn_ref.shape)}")
+        self.vbn_ref.copy_(x)
+        self.vbn_ready.fill_(True)
+
+    def _reference_input(self) -> Optional[torch.Tensor]:
+        if not self.vbn_size:
+            return None
+        if not bool(self.vbn_ready):
+            raise ValueError(f"{type(self).__name__}: vbn = true but no reference batch was "
+                             "set; add [[stabilizers]] name = 'vbn' to the config")
+        return self.vbn_ref
+
+
+class MLPGenerator(_Reference):
     def __init__(self, opts: MLP.Options, shape: Tuple[int, ...]):
         super().__init__()
+        for name, why in (("mbd_kernels", "minibatch discrimination compares the "
+                           "features f(x_i) of a discriminator's feature layer"),
+                          ("pack", "packing joins examples into one discriminator input")):
+            if getattr(opts, name) > (1 if name == "pack" else 0):
+                raise ValueError(f"generator.{name}: {why}; the generator has no such "
+                                 f"layer; set it on the discriminator")
         self.shape, self.z_dim, self.z_dist = tuple(shape), opts.z_dim, opts.z_dist
-        self.body = _stack(opts.z_dim, opts.width, opts.depth, opts.activation,
-                           opts.batchnorm)
-        self.out = nn.Linear(opts.width, math.prod(shape))
+        self._init_reference(opts, (opts.z_dim,))
+        self.body, _ = _stack(opts.z_dim, opts, [opts.width] * opts.depth)
+        self.out = _linear(opts.width, math.prod(shape), opts.weightnorm)
         self.out_act = activation(opts.out_activation)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = self.out_act(self.out(self.body(z)))
+        ref = self._reference_input()
+        n_ref = 0 if ref is None else len(ref)
+        h = z if ref is None else torch.cat([ref, z])
+        x = self.out_act(self.out(_run(self.body, h, n_ref)))[n_ref:]
         return x.view(len(z), *self.shape)
 
 
-class MLPDiscriminator(nn.Module):
-    """Returns ``(logits, features)``; features are hidden layer ``feature_layer``'s output."""
+class MLPDiscriminator(_Reference):
+    """Returns ``(logits, features)``; features are hidden layer ``feature_layer``'s output.
+
+    With packing (m > 1) it returns one logit per pack of m consecutive examples.
+    """
 
     def __init__(self, opts: MLP.Options, shape: Tuple[int, ...]):
         super().__init__()
         if not -opts.depth <= opts.feature_layer < opts.depth:
             raise ValueError(f"discriminator.feature_layer = {opts.feature_layer} but the "
                              f"net has {opts.depth} hidden layers (use 0..{opts.depth - 1} or -1)")
-        self.body = _stack(math.prod(shape), opts.width, opts.depth, opts.activation,
-                           opts.batchnorm)
-        self.out = nn.Linear(opts.width, opts.n_out)
+        self.pack = opts.pack
+        if opts.vbn and opts.vbn_size % opts.pack:
+            raise ValueError(f"discriminator.vbn_size = {opts.vbn_size} must be divisible by "
+                             f"pack = {opts.pack}: the reference batch is packed like any batch")
+        self._init_reference(opts, tuple(shape))
+        feature_idx = opts.feature_layer % opts.depth
+        self.mbd = (MinibatchDiscrimination(opts.width, opts.mbd_kernels, opts.mbd_dim)
+                    if opts.mbd_kernels else None)
+        widths = [opts.width] * opts.depth
+        if self.mbd is not None and feature_idx + 1 < opts.depth:
+            widths[feature_idx + 1] += opts.mbd_kernels
+        extra = opts.mbd_kernels if feature_idx + 1 == opts.depth else 0
+        self.body, ends = _stack(math.prod(shape) * opts.pack, opts, widths)
+        self.out = _linear(opts.width + extra, opts.n_out, opts.weightnorm)
         self.feature_dim = opts.width
-        per_layer = len(self.body) // opts.depth
-        self._feature_end = (opts.feature_layer % opts.depth + 1) * per_layer
+        self._feature_end = ends[feature_idx]
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        h = x.flatten(1)
-        features = h
-        for i, layer in enumerate(self.body, 1):
-            h = layer(h)
-            if i == self._feature_end:
-                features = h
-        return self.out(h), features
+        ref = self._reference_input()
+        h = pack(x.flatten(1), self.pack)
+        n_ref = 0
+        if ref is not None:
+            n_ref = len(ref) // self.pack
+            h = torch.cat([pack(ref.flatten(1), self.pack), h])
+        features = _run(self.body, h, n_ref, 0, self._feature_end)
+        h = features if self.mbd is None else self._minibatch(features, n_ref)
+        h = _run(self.body, h, n_ref, self._feature_end)
+        return self.out(h)[n_ref:], features[n_ref:]
+
+    def _minibatch(self, f: torch.Tensor, n_ref: int) -> torch.Tensor:
+        """Minibatch features over the reference rows and the batch rows separately."""
+        parts = [f[:n_ref], f[n_ref:]] if n_ref else [f]
+        return torch.cat([self.mbd(p) for p in parts])

@@ -1,0 +1,43 @@
+import pytest
+import torch
+
+from gankit.config import from_dict
+from gankit.nets.layers import MinibatchDiscrimination
+from gankit.nets.mlp import MLP
+
+
+def test_features_separate_identical_samples_from_diverse_ones():
+    torch.manual_seed(0)
+    layer = MinibatchDiscrimination(in_dim=6, kernels=4, kernel_dim=3, init_std=1.0)
+    same = torch.randn(1, 6).repeat(16, 1)
+    diverse = torch.randn(16, 6)
+    o_same = layer(same)[:, 6:]
+    o_diverse = layer(diverse)[:, 6:]
+    assert torch.allclose(o_same, torch.full_like(o_same, 16.0))  # every c_b = exp(0) = 1
+    assert o_diverse.max() < 8.0  # diverse examples are far apart in most kernels
+    assert torch.equal(layer(diverse)[:, :6], diverse)  # f(x_i) is passed on unchanged
+
+
+def test_closeness_matches_the_paper_formula_for_one_pair():
+    torch.manual_seed(1)
+    layer = MinibatchDiscrimination(in_dim=3, kernels=2, kernel_dim=4)
+    f = torch.randn(2, 3)
+    M = (f @ layer.T).view(2, 2, 4)
+    c = torch.exp(-(M[0] - M[1]).abs().sum(-1))  # c_b(x_0, x_1) for b = 0, 1
+    assert torch.allclose(layer.closeness(f)[0], 1 + c)
+
+
+def test_discriminator_sees_the_batch_real_and_fake_calls_stay_separate():
+    torch.manual_seed(0)
+    D = MLP.discriminator(from_dict(MLP.Options, {"width": 16, "mbd_kernels": 8,
+                                                  "feature_layer": 1}), (2,))
+    x = torch.randn(1, 2)
+    a = D(torch.cat([x, x.repeat(7, 1)]))[0][0]
+    b = D(torch.cat([x, torch.randn(7, 2) * 3]))[0][0]
+    assert not torch.allclose(a, b, atol=1e-4)
+    assert D.body[4].in_features == 16 + 8  # o(x) widens the layer after the features
+
+
+def test_generator_has_no_feature_layer_and_is_refused():
+    with pytest.raises(ValueError, match="generator has no such layer"):
+        MLP.generator(from_dict(MLP.Options, {"mbd_kernels": 4}), (2,))
