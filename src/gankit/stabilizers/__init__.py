@@ -5,7 +5,7 @@ from typing import List
 
 from ..config import StabilizerConfig, build_options
 from ..registry import STABILIZERS
-from . import historical_averaging, instance_noise, label_smoothing  # noqa: F401
+from . import historical_averaging, instance_noise, label_smoothing, vbn  # noqa: F401
 from .base import Stabilizer
 
 
