@@ -1,5 +1,6 @@
 """Shared helpers for the stabilizer tests: short CLI runs and exact-resume checks."""
 from pathlib import Path
+from unittest import mock
 
 import torch
 
@@ -14,13 +15,18 @@ def only_run(path: Path) -> Path:
 
 
 def cli_train(path: Path, steps: int, extra, resume=None) -> int:
+    """``gankit train`` in-process, without the report's plots (tested elsewhere; they
+    take most of a short run's time)."""
     if resume is not None:
-        return main(["train", "--resume", str(resume), "--set", f"train.steps={steps}"])
-    sets = tiny_sets(path, steps=steps) + ["train.eval_every=0"] + list(extra)
-    return main(["train"] + sum([["--set", s] for s in sets], []))
+        args = ["train", "--resume", str(resume), "--set", f"train.steps={steps}"]
+    else:
+        sets = tiny_sets(path, steps=steps) + ["train.eval_every=0"] + list(extra)
+        args = ["train"] + sum([["--set", s] for s in sets], [])
+    with mock.patch("gankit.report.make_report", return_value=[]):
+        return main(args)
 
 
-def assert_resume_exact(tmp_path: Path, extra, steps: int = 12) -> dict:
+def assert_resume_exact(tmp_path: Path, extra, steps: int = 6) -> dict:
     """N steps then resume to 2N must equal 2N straight: weights, optimizers, stabilizers."""
     assert cli_train(tmp_path / "full", 2 * steps, extra) == 0
     _, full = CheckpointManager(only_run(tmp_path / "full")).load_latest()

@@ -47,4 +47,4 @@ def test_resume_is_exact_with_the_running_mean_in_the_checkpoint(tmp_path):
     full = assert_resume_exact(tmp_path, [
         "stabilizers=[{name='historical_averaging', weight=0.01}]"])
     (state,) = full["stabilizers"]
-    assert state["count"] == {"generator": 25, "discriminator": 25}
+    assert state["count"] == {"generator": 13, "discriminator": 13}
