@@ -1,6 +1,7 @@
 """SIGKILL during training or during a checkpoint write, then --resume: the run ends
 bit-identical to an uninterrupted one."""
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -26,13 +27,14 @@ def gankit_cmd(args):
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 # Runs gankit in-process but dies (SIGKILL) in the middle of writing the checkpoint of
-# step 20: the temporary file is complete, the rename has not happened.
+# step argv[1]: the temporary file is complete, the rename has not happened.
 KILL_IN_SAVE = """
 import os, signal, sys
 import gankit.checkpoint as ck
 real = ck.os.replace
+at = int(sys.argv.pop(1))
 def replace(src, dst):
-    if str(dst).endswith("ckpt-000000020.safetensors"):
+    if str(dst).endswith(f"ckpt-{at:09d}.safetensors"):
         os.kill(os.getpid(), signal.SIGKILL)
     return real(src, dst)
 ck.os.replace = replace
@@ -105,15 +107,21 @@ def test_sigkill_during_training_then_resume(tmp_path, reference):
     assert_same(final_state(run), reference)
 
 
-def test_sigkill_during_checkpoint_write_then_resume(tmp_path, reference):
+@pytest.mark.parametrize("at,says", [(20, "resuming .* at step 15"),
+                                     (5, "no checkpoint yet; starting it from step 0")])
+def test_sigkill_during_checkpoint_write_then_resume(tmp_path, reference, at, says):
     args = ["train"] + sum([["--set", s] for s in sets_for(tmp_path)], [])
-    proc = subprocess.run([sys.executable, "-c", KILL_IN_SAVE] + args, env=ENV,
+    proc = subprocess.run([sys.executable, "-c", KILL_IN_SAVE, str(at)] + args, env=ENV,
                           capture_output=True)
     assert proc.returncode == -signal.SIGKILL
     run = run_dir(tmp_path)
     ckpt_dir = run / "checkpoints"
-    assert list(ckpt_dir.glob(".ckpt-000000020.safetensors.tmp-*"))  # the torn write
-    assert (ckpt_dir / "latest").read_text().strip() == "ckpt-000000015.safetensors"
-    assert "at step 15" in resume(run).stdout
+    assert list(ckpt_dir.glob(f".ckpt-{at:09d}.safetensors.tmp-*"))  # the torn write
+    before = at - 5
+    latest = ckpt_dir / "latest"
+    assert (latest.read_text().strip() if latest.exists() else None) == (
+        f"ckpt-{before:09d}.safetensors" if before else None)
+    proc = resume(run)
+    assert re.search(says, proc.stdout + proc.stderr)
     assert not list(ckpt_dir.glob(".*.tmp-*"))  # cleaned up by the next save
     assert_same(final_state(run), reference)

@@ -80,11 +80,12 @@ class RunDir:
             return [json.loads(line) for line in fh if line.strip()]
 
     def truncate_after(self, step: int) -> None:
-        """Drop rows logged after ``step`` (a resumed run logs them again)."""
-        rows = [r for r in self.read_metrics() if r["step"] <= step]
+        """Drop rows logged after ``step`` (a resumed run logs them again; from step 0
+        it re-evaluates the initial generator too)."""
+        rows = [r for r in self.read_metrics() if r["step"] <= step and step > 0]
         self.metrics_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
         for snap in self.snapshot_files():
-            if int(snap.stem.split("-")[1]) > step:
+            if int(snap.stem.split("-")[1]) > step or step == 0:
                 snap.unlink()
 
     # ------------------------------------------------------------------ snapshots

@@ -12,6 +12,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -222,7 +223,11 @@ class Trainer:
         """Rebuild a run from its config and load its newest good checkpoint."""
         run = RunDir.open(run_dir)
         trainer = cls(run.config(sets), device=device)
-        _, state = CheckpointManager(run.path).load_latest()
+        ckpts = CheckpointManager(run.path)
+        if not ckpts.list():  # killed before its first checkpoint: start it again
+            warnings.warn(f"{run.path} has no checkpoint yet; starting it from step 0")
+            return trainer
+        _, state = ckpts.load_latest()
         trainer.load_state_dict(state)
         return trainer
 
