@@ -50,7 +50,7 @@ def _split_score(logp: np.ndarray) -> float:
     """exp of the mean KL(p(y|x) || p(y)) over one chunk, with 0 log 0 = 0."""
     p = np.exp(logp)
     log_marginal = scipy.special.logsumexp(logp, axis=0) - np.log(logp.shape[0])
-    terms = np.where(p > 0, p * (logp - log_marginal), 0.0)
+    terms = p * np.where(p > 0, logp - log_marginal, 0.0)
     return float(np.exp(terms.sum(axis=1).mean()))
 
 

@@ -1,0 +1,73 @@
+import numpy as np
+import pytest
+import torch
+
+from gankit.metrics.features import (FeatureStats, check_features, extract_features,
+                                     identity_features, stream_stats)
+
+
+def _data(n=503, d=7, seed=0, offset=1e4):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, d)) @ rng.normal(size=(d, d)) + offset
+
+
+@pytest.mark.parametrize("batch", [1, 17, 100, 503])
+def test_streamed_stats_match_numpy_for_any_batch_size(batch):
+    x = _data()
+    stats = FeatureStats.from_features(x, batch_size=batch)
+    assert stats.n == len(x)
+    np.testing.assert_allclose(stats.mean, x.mean(0), rtol=1e-13)
+    np.testing.assert_allclose(stats.cov, np.cov(x, rowvar=False), rtol=1e-9, atol=1e-9)
+
+
+def test_merge_equals_one_pass():
+    x = _data()
+    a = FeatureStats().update(x[:100]).update(x[100:250])
+    b = FeatureStats().update(x[250:])
+    merged = a.merge(b)
+    whole = FeatureStats.from_features(x)
+    np.testing.assert_allclose(merged.cov, whole.cov, rtol=1e-10)
+    np.testing.assert_allclose(merged.mean, whole.mean, rtol=1e-14)
+
+
+def test_large_offset_keeps_covariance_accurate():
+    # raw float64 sums would lose ~8 digits to cancellation with mean 1e8, std 1
+    x = _data(offset=1e8)
+    stats = FeatureStats.from_features(x, batch_size=10)
+    np.testing.assert_allclose(stats.cov, np.cov(x - 1e8, rowvar=False), rtol=1e-6)
+
+
+def test_state_dict_round_trip():
+    x = _data()
+    s = FeatureStats.from_features(x)
+    t = FeatureStats.from_state_dict(s.state_dict())
+    assert t.n == s.n
+    np.testing.assert_array_equal(t.cov, s.cov)
+
+
+def test_stream_stats_with_extractor_equals_features():
+    x = torch.randn(300, 2, 3, generator=torch.Generator().manual_seed(0))
+    s = stream_stats(identity_features, x, batch_size=64)
+    f = extract_features(identity_features, x, batch_size=64)
+    assert f.shape == (300, 6) and f.dtype == np.float64
+    np.testing.assert_allclose(s.cov, np.cov(f, rowvar=False), rtol=1e-10)
+
+
+@pytest.mark.parametrize("bad, msg", [
+    (np.array([[1.0, np.nan], [0.0, 1.0]]), "NaN or inf"),
+    (np.array([[1.0, np.inf], [0.0, 1.0]]), "NaN or inf"),
+    (np.ones((1, 3)), "at least 2 samples"),
+    (np.ones(5), "2-D"),
+    (np.array([["a", "b"], ["c", "d"]]), "wrong dtype"),
+])
+def test_bad_features_are_refused(bad, msg):
+    with pytest.raises(ValueError, match=msg):
+        check_features(bad)
+
+
+def test_stats_need_two_samples_and_one_dimension():
+    s = FeatureStats().update(np.ones((1, 3)))
+    with pytest.raises(ValueError, match="at least 2"):
+        s.cov
+    with pytest.raises(ValueError, match="dimension 4, expected 3"):
+        s.update(np.ones((2, 4)))

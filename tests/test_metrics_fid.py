@@ -1,0 +1,105 @@
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+
+from gankit.metrics.features import FeatureStats
+from gankit.metrics.fid import fid, fid_from_stats, frechet_distance, trace_sqrt_product
+
+
+def _spd(d, rng, cond=1.0):
+    a = rng.normal(size=(d, d))
+    return a @ a.T / d + cond * np.eye(d)
+
+
+def _sqrtm_fid(mu1, s1, mu2, s2):
+    """The pytorch-fid reference: scipy.linalg.sqrtm of the product."""
+    covmean = scipy.linalg.sqrtm(s1 @ s2).real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
+
+
+def test_closed_form_gaussians():
+    # N(0, I) vs N(m, 4 I) in d dims: |m|^2 + d (1 + 4 - 2 * 2) = |m|^2 + d
+    d = 16
+    mu2 = np.full(d, 0.5)
+    value = frechet_distance(np.zeros(d), np.eye(d), mu2, 4 * np.eye(d))
+    assert value == pytest.approx(d * 0.25 + d, rel=1e-12)
+
+
+def test_closed_form_commuting_diagonal():
+    s1, s2 = np.diag([1.0, 4.0, 9.0]), np.diag([4.0, 1.0, 0.0])
+    expected = (1 + 4 + 9) + (4 + 1 + 0) - 2 * (2 + 2 + 0)
+    assert frechet_distance(np.zeros(3), s1, np.zeros(3), s2) == pytest.approx(expected, abs=1e-12)
+
+
+def test_matches_scipy_sqrtm_reference():
+    rng = np.random.default_rng(0)
+    d = 64
+    mu1, mu2 = rng.normal(size=d), rng.normal(size=d)
+    s1, s2 = _spd(d, rng), _spd(d, rng, 0.1)
+    assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(_sqrtm_fid(mu1, s1, mu2, s2), rel=1e-10)
+
+
+def test_matches_torchmetrics_compute_fid():
+    from torchmetrics.image.fid import _compute_fid
+
+    rng = np.random.default_rng(1)
+    d = 32
+    mu1, mu2 = rng.normal(size=d), rng.normal(size=d)
+    s1, s2 = _spd(d, rng), _spd(d, rng)
+    ref = _compute_fid(*(torch.from_numpy(a) for a in (mu1, s1, mu2, s2))).item()
+    assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(ref, rel=1e-10)
+
+
+def test_fid_of_a_set_with_itself_is_zero():
+    x = np.random.default_rng(2).normal(size=(500, 40)) * 3 + 1
+    assert 0.0 <= fid(x, x) < 1e-8
+    s = FeatureStats.from_features(x)
+    assert 0.0 <= fid_from_stats(s, s) < 1e-8
+
+
+def test_fewer_samples_than_dimensions_uses_cross_product():
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(30, 50)), rng.normal(size=(40, 50)) + 0.3
+    args = (x.mean(0), np.cov(x, rowvar=False), y.mean(0), np.cov(y, rowvar=False))
+    # S_P S_Q has rank < d here: the d x d routes take square roots of eigenvalues that
+    # are zero up to rounding (1e-15 -> 3e-8 each), so they only agree to ~1e-8; the
+    # singular values of the cross-product have no such square-root amplification
+    assert fid(x, y) == pytest.approx(frechet_distance(*args), rel=1e-7)
+    assert fid(x, y) == pytest.approx(_sqrtm_fid(*args), rel=1e-7)
+    assert 0.0 <= fid(x, x) < 1e-8
+
+
+def test_singular_covariance_falls_back_without_nan():
+    rng = np.random.default_rng(4)
+    s1 = np.diag([1.0, 2.0, 0.0, 0.0])  # Cholesky fails
+    s2 = _spd(4, rng)
+    expected = np.trace(s1) + np.trace(s2) - 2 * np.sqrt(np.linalg.eigvals(s1 @ s2).real.clip(0)).sum()
+    assert trace_sqrt_product(s1, s2) == pytest.approx(np.sqrt(np.linalg.eigvals(s1 @ s2).real.clip(0)).sum(), rel=1e-10)
+    assert frechet_distance(np.zeros(4), s1, np.zeros(4), s2) == pytest.approx(expected, rel=1e-10)
+
+
+def test_sample_fid_converges_to_population_value():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(20000, 3))
+    y = rng.normal(size=(20000, 3)) * 2 + 1
+    # population: 3 * 1 + 3 * (1 + 4 - 4) = 6
+    assert fid(x, y) == pytest.approx(6.0, rel=0.03)
+
+
+@pytest.mark.parametrize("args, msg", [
+    ((np.zeros(3), np.eye(3), np.zeros(4), np.eye(4)), "mismatched"),
+    ((np.zeros(3), np.eye(2), np.zeros(3), np.eye(3)), "expected shape"),
+    ((np.zeros(3), np.full((3, 3), np.nan), np.zeros(3), np.eye(3)), "NaN or inf"),
+    ((np.array([np.inf, 0, 0]), np.eye(3), np.zeros(3), np.eye(3)), "NaN or inf"),
+])
+def test_bad_statistics_are_refused(args, msg):
+    with pytest.raises(ValueError, match=msg):
+        frechet_distance(*args)
+
+
+def test_bad_features_are_refused():
+    with pytest.raises(ValueError, match="mismatched feature dimensions"):
+        fid(np.ones((5, 3)), np.ones((5, 4)))
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        fid(np.ones((1, 3)), np.ones((5, 3)))
