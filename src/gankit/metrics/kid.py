@@ -1,0 +1,133 @@
+"""Maximum mean discrepancy and the Kernel Inception Distance.
+
+MMD: the unbiased estimator of seed 004, eq. (4) (Gretton et al. 2012, "A Kernel
+Two-Sample Test", eq. 3),
+
+    MMD_u^2 = 1/(m(m-1)) sum_{i != j} k(x_i, x_j) + 1/(n(n-1)) sum_{i != j} k(y_i, y_j)
+              - 2/(mn) sum_{i,j} k(x_i, y_j),
+
+with the Gaussian kernel k(x, y) = exp(-||x - y||^2 / (2 sigma^2)), sigma given or set
+by the median heuristic (Gretton et al. 2012: the median pairwise distance of the pooled
+sample).
+
+KID (Binkowski et al. 2018, "Demystifying MMD GANs", section 4): the same estimator with
+the cubic polynomial kernel k(x, y) = (x.y / d + 1)^3, averaged over random subsets
+(100 of size 1000 by default), reported as mean and standard deviation.
+
+All three kernel blocks come from one Gram matrix of the stacked sample [x; y], which
+numpy evaluates with BLAS ``syrk`` (half the flops of three separate products).
+"""
+from __future__ import annotations
+
+from typing import Iterator, Optional, Tuple
+
+import numpy as np
+
+from .features import ArrayLike, check_features, check_same_dim
+from .isc import MeanStd
+
+
+def _pair(x: ArrayLike, y: ArrayLike) -> Tuple[np.ndarray, np.ndarray]:
+    x, y = check_features(x, "real features"), check_features(y, "fake features")
+    check_same_dim(x, y)
+    return x, y
+
+
+def _stacked_gram(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    z = np.concatenate([x, y], axis=0)
+    return z @ z.T
+
+
+def mmd2_from_kernel(k: np.ndarray, m: int) -> float:
+    """Unbiased MMD^2 (seed 004 eq. 4) from the kernel matrix of the stacked [x; y].
+
+    ``k`` is (m + n) x (m + n); its first ``m`` rows/columns belong to x.
+    """
+    n = k.shape[0] - m
+    if m < 2 or n < 2:
+        raise ValueError(f"MMD needs at least 2 samples per set, got {m} and {n}")
+    diag = np.diagonal(k)
+    k_xx = (k[:m, :m].sum() - diag[:m].sum()) / (m * (m - 1))
+    k_yy = (k[m:, m:].sum() - diag[m:].sum()) / (n * (n - 1))
+    k_xy = k[:m, m:].sum() / (m * n)
+    return float(k_xx + k_yy - 2.0 * k_xy)
+
+
+def polynomial_kernel(gram: np.ndarray, d: int, degree: int = 3, coef: float = 1.0,
+                      gamma: Optional[float] = None) -> np.ndarray:
+    """(gamma x.y + coef)^degree from a Gram matrix; gamma defaults to 1/d (KID)."""
+    k = gram * (1.0 / d if gamma is None else gamma)
+    k += coef
+    return k ** degree
+
+
+def gaussian_kernel(gram: np.ndarray, sigma: float) -> np.ndarray:
+    """exp(-||a - b||^2 / (2 sigma^2)) from a Gram matrix of the same points."""
+    if not sigma > 0:
+        raise ValueError(f"sigma must be positive, got {sigma}")
+    sq = np.diagonal(gram)
+    d2 = np.clip(sq[:, None] + sq[None, :] - 2.0 * gram, 0.0, None)
+    return np.exp(d2 * (-0.5 / sigma ** 2))
+
+
+def median_heuristic(x: ArrayLike, y: ArrayLike, max_points: int = 1000) -> float:
+    """Median pairwise Euclidean distance of the pooled sample (Gretton et al. 2012).
+
+    Uses at most ``max_points // 2`` leading points of each set, so it is deterministic.
+    """
+    x, y = _pair(x, y)
+    half = max(max_points // 2, 2)
+    z = np.concatenate([x[:half], y[:half]], axis=0)
+    gram = z @ z.T
+    sq = np.diagonal(gram)
+    d2 = sq[:, None] + sq[None, :] - 2.0 * gram
+    iu = np.triu_indices(z.shape[0], k=1)
+    sigma = float(np.median(np.sqrt(np.clip(d2[iu], 0.0, None))))
+    if sigma == 0.0:
+        raise ValueError("median heuristic: the median pairwise distance is 0 "
+                         "(duplicate samples?); pass sigma explicitly")
+    return sigma
+
+
+def mmd2(x: ArrayLike, y: ArrayLike, sigma: Optional[float] = None) -> float:
+    """Unbiased MMD^2 with the Gaussian kernel (seed 004 eq. 4; Gretton et al. 2012)."""
+    x, y = _pair(x, y)
+    sigma = median_heuristic(x, y) if sigma is None else float(sigma)
+    return mmd2_from_kernel(gaussian_kernel(_stacked_gram(x, y), sigma), x.shape[0])
+
+
+def poly_mmd2(x: ArrayLike, y: ArrayLike, degree: int = 3, coef: float = 1.0,
+              gamma: Optional[float] = None) -> float:
+    """Unbiased MMD^2 with the polynomial kernel (x.y/d + 1)^3 on all samples."""
+    x, y = _pair(x, y)
+    k = polynomial_kernel(_stacked_gram(x, y), x.shape[1], degree, coef, gamma)
+    return mmd2_from_kernel(k, x.shape[0])
+
+
+def subset_indices(n_x: int, n_y: int, n_subsets: int, size: int,
+                   seed: int = 0) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
+    """Index pairs of the random subsets KID averages over (without replacement)."""
+    rng = np.random.default_rng(seed)
+    for _ in range(n_subsets):
+        yield (rng.choice(n_x, size, replace=False), rng.choice(n_y, size, replace=False))
+
+
+def kid_values(x: ArrayLike, y: ArrayLike, n_subsets: int = 100, subset_size: int = 1000,
+               degree: int = 3, seed: int = 0) -> np.ndarray:
+    """Per-subset polynomial-kernel MMD^2 (Binkowski et al. 2018); size capped at n."""
+    x, y = _pair(x, y)
+    if n_subsets < 1:
+        raise ValueError(f"n_subsets must be >= 1, got {n_subsets}")
+    size = min(subset_size, x.shape[0], y.shape[0])
+    d = x.shape[1]
+    out = np.empty(n_subsets)
+    for s, (ix, iy) in enumerate(subset_indices(x.shape[0], y.shape[0], n_subsets, size, seed)):
+        out[s] = mmd2_from_kernel(polynomial_kernel(_stacked_gram(x[ix], y[iy]), d, degree), size)
+    return out
+
+
+def kid(x: ArrayLike, y: ArrayLike, n_subsets: int = 100, subset_size: int = 1000,
+        degree: int = 3, seed: int = 0) -> MeanStd:
+    """Kernel Inception Distance (Binkowski et al. 2018): mean and std over subsets."""
+    values = kid_values(x, y, n_subsets, subset_size, degree, seed)
+    return MeanStd(float(values.mean()), float(values.std()))

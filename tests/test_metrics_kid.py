@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+import torch
+
+from gankit.metrics.kid import kid, kid_values, median_heuristic, mmd2, poly_mmd2, subset_indices
+
+
+def _gauss(n, d, shift=0.0, seed=0):
+    return np.random.default_rng(seed).normal(size=(n, d)) + shift
+
+
+def test_identical_sets_give_about_zero():
+    x = _gauss(200, 5)
+    assert abs(mmd2(x, x.copy())) < 0.02
+    assert abs(mmd2(x, _gauss(200, 5, seed=1))) < 0.02
+
+
+def test_shifted_sets_give_positive():
+    assert mmd2(_gauss(200, 5), _gauss(200, 5, shift=1.0, seed=1)) > 0.1
+
+
+def test_unbiased_on_average_matches_closed_form():
+    # x ~ N(0, I), y ~ N(delta, I) in D dims, k = exp(-|a-b|^2 / 2 s^2):
+    # E k(x, x') = (s^2 / (s^2 + 2))^(D/2) = c, E k(x, y) = c exp(-|delta|^2 / (2 (s^2 + 2)))
+    d, sigma, delta2 = 2, 1.5, 0.5
+    c = (sigma ** 2 / (sigma ** 2 + 2)) ** (d / 2)
+    truth = 2 * c * (1 - np.exp(-delta2 / (2 * (sigma ** 2 + 2))))
+    rng = np.random.default_rng(0)
+    shift = np.array([np.sqrt(delta2), 0.0])
+    vals = [mmd2(rng.normal(size=(10, d)), rng.normal(size=(12, d)) + shift, sigma=sigma)
+            for _ in range(3000)]
+    sem = np.std(vals) / np.sqrt(len(vals))
+    assert abs(np.mean(vals) - truth) < 4 * sem
+    # the biased V-statistic would sit ~ 2 (1 - c) / 11 = 0.07 above: far outside 4 sem
+    assert 4 * sem < 0.02
+
+
+def test_null_average_is_zero():
+    rng = np.random.default_rng(1)
+    vals = [mmd2(rng.normal(size=(8, 3)), rng.normal(size=(8, 3)), sigma=1.0) for _ in range(2000)]
+    assert abs(np.mean(vals)) < 4 * np.std(vals) / np.sqrt(len(vals))
+
+
+def test_median_heuristic_is_median_distance():
+    x = np.array([[0.0], [1.0]])
+    y = np.array([[3.0], [7.0]])
+    # pairwise distances: 1, 3, 7, 2, 6, 4 -> median 3.5
+    assert median_heuristic(x, y) == pytest.approx(3.5)
+
+
+def test_kid_matches_torchmetrics_on_same_subsets():
+    from torchmetrics.image.kid import poly_mmd
+
+    x, y = _gauss(300, 16), _gauss(250, 16, 0.2, seed=1)
+    ours = kid_values(x, y, n_subsets=5, subset_size=100, seed=3)
+    subsets = subset_indices(300, 250, 5, 100, seed=3)
+    ref = [poly_mmd(torch.from_numpy(x[i]), torch.from_numpy(y[j])).item() for i, j in subsets]
+    np.testing.assert_allclose(ours, ref, rtol=1e-10, atol=1e-12)
+
+
+def test_kid_mean_std_seeded_and_capped():
+    x, y = _gauss(80, 8), _gauss(60, 8, 0.5, seed=1)
+    a, b = kid(x, y, n_subsets=20, seed=1), kid(x, y, n_subsets=20, seed=1)
+    assert a == b and a.mean > 0 and a.std > 0
+    assert kid(x, y, n_subsets=20, seed=2) != a
+    # subset size 1000 is capped at 60: one subset equals poly MMD on a 60-point draw
+    assert np.isfinite(a.mean)
+    full = kid(x[:60], y, n_subsets=1, subset_size=60)
+    assert full.mean == pytest.approx(poly_mmd2(x[:60], y), rel=1e-10) and full.std == 0.0
+
+
+@pytest.mark.parametrize("x, y, msg", [
+    (np.ones((5, 3)), np.ones((5, 4)), "mismatched"),
+    (np.ones((1, 3)), np.ones((5, 3)), "at least 2"),
+    (np.full((5, 3), np.nan), np.ones((5, 3)), "NaN"),
+])
+def test_bad_input_is_refused(x, y, msg):
+    with pytest.raises(ValueError, match=msg):
+        mmd2(x, y, sigma=1.0)
+    with pytest.raises(ValueError, match=msg):
+        kid(x, y)
+
+
+def test_duplicate_points_need_explicit_sigma():
+    with pytest.raises(ValueError, match="median"):
+        mmd2(np.ones((4, 2)), np.ones((4, 2)))
