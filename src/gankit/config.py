@@ -81,6 +81,9 @@ class TrainConfig:
     eval_every: int = opt(500, "steps between evaluations (0 = only at the end)", min=0)
     ckpt_every: int = opt(1000, "steps between checkpoints (0 = only at the end)", min=0)
     keep_ckpts: int = opt(3, "checkpoints kept on disk", min=1)
+    g_ema: float = opt(0.0, "decay beta of an exponential moving average of G's weights, "
+                       "sampled for evaluation and grids (0 = off; e.g. 0.999)",
+                       min=0.0, max=0.999999)
     deterministic: bool = opt(True, "use deterministic torch algorithms")
     tensorboard: bool = opt(True, "also write TensorBoard event files")
 

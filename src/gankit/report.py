@@ -11,6 +11,7 @@ from typing import Any, Dict, List
 
 import numpy as np
 
+from .grids import stack_grids
 from .rundir import RunDir
 
 
@@ -102,4 +103,7 @@ def make_report(run: RunDir, dataset=None) -> List[Path]:
         plot_evolution(snaps, real, None if centres is None else centres.numpy(),
                        out / "samples_evolution.png")
         written.append(out / "samples_evolution.png")
+    grids = run.grid_files()
+    if grids:  # image runs: the fixed-z grids of up to 6 steps side by side
+        written.append(stack_grids(pick_evenly(grids, 6), out / "samples_evolution.png"))
     return written

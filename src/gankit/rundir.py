@@ -6,6 +6,7 @@ Layout of ``runs/<name>-<YYYYmmdd-HHMMSS>/``::
     metrics.jsonl        one JSON object per log or evaluation row
     tb/                  TensorBoard event files
     snapshots/           generated samples at each evaluation (2D data), for the plots
+    samples/             PNG grids of generated images from a fixed z at each evaluation
     checkpoints/         full-state checkpoints and the ``latest`` pointer
     plots/               PNG figures written at the end (``gankit report`` rewrites them)
 """
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 
 from .config import ConfigError, RunConfig, load_config, save_config
+from .grids import grid_step, save_grid
 
 
 class RunDir:
@@ -84,7 +86,7 @@ class RunDir:
         it re-evaluates the initial generator too)."""
         rows = [r for r in self.read_metrics() if r["step"] <= step and step > 0]
         self.metrics_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
-        for snap in self.snapshot_files():
+        for snap in self.snapshot_files() + self.grid_files():
             if int(snap.stem.split("-")[1]) > step or step == 0:
                 snap.unlink()
 
@@ -97,6 +99,13 @@ class RunDir:
     def snapshot_files(self) -> List[Path]:
         folder = self.path / "snapshots"
         return sorted(folder.glob("step-*.npy")) if folder.is_dir() else []
+
+    def save_grid(self, step: int, images: torch.Tensor) -> Path:
+        return save_grid(images, self.path / "samples" / f"step-{step:09d}.png")
+
+    def grid_files(self) -> List[Path]:
+        folder = self.path / "samples"
+        return sorted(folder.glob("step-*.png"), key=grid_step) if folder.is_dir() else []
 
     def close(self) -> None:
         if self._tb is not None:

@@ -23,6 +23,8 @@ from .checkpoint import CheckpointManager
 from .config import OptimConfig, RunConfig
 from .data import build_dataset
 from .distributed import World, device_for
+from .ema import GeneratorEMA
+from .grids import GRID_SIZE
 from .metrics.modes import ModeCoverage  # noqa: F401  (registers "modes")
 from .nets import build_net
 from .nets.layers import sample_noise
@@ -76,8 +78,10 @@ class Trainer:
         self.world.broadcast_params(self.D)
         self.step = 0
         self.objective.check(self.G, self.D)
+        self.objective.setup(self)
         for stab in self.stabilizers:
             stab.setup(self)
+        self.g_ema = GeneratorEMA(self.G, cfg.train.g_ema)  # after setup: copies VBN refs
         self._hooks = {h: [s for s in self.stabilizers if s.overrides(h)]
                        for h in ("d_input", "penalty", "after_step")}
         self._check_metrics()
@@ -85,7 +89,8 @@ class Trainer:
     # ------------------------------------------------------------------ pieces
     def _check_metrics(self) -> None:
         for name in self.metric_names():
-            if not hasattr(METRICS.get(name), "evaluate_samples"):
+            if not any(hasattr(METRICS.get(name), f)
+                       for f in ("evaluate_samples", "evaluate_trainer")):
                 raise ValueError(f"eval.metrics: {name!r} cannot be computed during "
                                  "training; use `gankit eval` for it")
 
@@ -152,6 +157,7 @@ class Trainer:
         for _ in range(self.objective.d_steps(self.step, self.cfg.train.d_steps)):
             logs.update(self.d_step())
         logs.update(self.g_step())
+        self.g_ema.update()
         self.objective.after_g_step(logs)
         self.step += 1
         return logs
@@ -176,20 +182,25 @@ class Trainer:
         """``n`` samples from G in eval mode, from a noise stream separate from training."""
         rng = torch.Generator().manual_seed(_derived_seed(self.cfg.seed, 3) if seed is None
                                             else seed)
-        was_training = self.G.training
-        self.G.eval()
+        G = self.g_ema.sampler  # the EMA copy when train.g_ema > 0, else G itself
+        was_training = G.training
+        G.eval()
         try:
-            parts = [self.G(sample_noise(self.G.z_dist, min(batch, n - i), self.G.z_dim,
-                                         rng, self.device)) for i in range(0, n, batch)]
+            parts = [G(sample_noise(G.z_dist, min(batch, n - i), G.z_dim, rng, self.device))
+                     for i in range(0, n, batch)]
         finally:
-            self.G.train(was_training)
+            G.train(was_training)
         return torch.cat(parts)
 
     def evaluate(self) -> tuple[Dict[str, Any], torch.Tensor]:
         samples = self.generate(self.cfg.eval.n_samples)
         results: Dict[str, Any] = {}
         for name in self.metric_names():
-            results.update(METRICS.get(name).evaluate_samples(samples, self.data))
+            metric = METRICS.get(name)
+            if hasattr(metric, "evaluate_trainer"):  # measures the nets (e.g. D's accuracy)
+                results.update(metric.evaluate_trainer(self))
+            else:
+                results.update(metric.evaluate_samples(samples, self.data))
         return results, samples
 
     # ------------------------------------------------------------------ state
@@ -200,11 +211,13 @@ class Trainer:
         return {"step": self.step, "G": self.G.state_dict(), "D": self.D.state_dict(),
                 "g_opt": self.g_opt.state_dict(), "d_opt": self.d_opt.state_dict(),
                 "objective": self.objective.state_dict(), "data": self.data.state_dict(),
-                "stabilizers": [s.state_dict() for s in self.stabilizers], "rng": rng}
+                "stabilizers": [s.state_dict() for s in self.stabilizers], "rng": rng,
+                "G_ema": self.g_ema.state_dict()}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         self.step = int(state["step"])
         self.G.load_state_dict(state["G"])
+        self.g_ema.load_state_dict(state.get("G_ema", {}))
         self.D.load_state_dict(state["D"])
         self.g_opt.load_state_dict(state["g_opt"])
         self.d_opt.load_state_dict(state["d_opt"])
@@ -336,4 +349,7 @@ def _evaluate(trainer: Trainer, run: RunDir) -> Dict[str, Any]:
     run.log(trainer.step, "eval", results)
     if samples.dim() == 2 and samples.shape[1] == 2:
         run.save_snapshot(trainer.step, samples)
+    if samples.dim() == 4:  # images: a grid from a fixed z, comparable across steps
+        run.save_grid(trainer.step, trainer.generate(GRID_SIZE,
+                                                     _derived_seed(trainer.cfg.seed, 4)))
     return results

@@ -39,6 +39,11 @@ class Objective:
     def check(self, G: nn.Module, D: nn.Module) -> None:
         """Refuse, with a message saying why, nets this objective cannot work with."""
 
+    def setup(self, trainer: Any) -> None:
+        """Called once by the trainer after the nets are built, like a stabilizer's
+        ``setup``: an objective that needs more than minibatches (e.g. the labelled
+        examples of the semi-supervised game) takes it from ``trainer.data`` here."""
+
     def d_steps(self, g_step: int, k: int) -> int:
         """Discriminator steps before generator step ``g_step`` (k from the config)."""
         return k

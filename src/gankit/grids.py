@@ -1,0 +1,74 @@
+"""Sample grids: a PNG of generated images tiled in rows, written at each evaluation.
+
+The images come from a fixed z (a seed derived from the run seed), so the grids of two
+steps show the same noise vectors and differ only by what G learnt in between, as in
+the figures of Radford et al. (2016) and Salimans et al. (2016).
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import List, Optional
+
+import numpy as np
+import torch
+
+GRID_SIZE = 64  # images per grid (8 x 8)
+
+
+def tile(images: torch.Tensor, nrow: Optional[int] = None, pad: int = 1) -> np.ndarray:
+    """(N, C, H, W) images in [-1, 1] -> one uint8 array (H', W') or (H', W', 3).
+
+    Images fill a grid of ``nrow`` columns (default: a square), separated by ``pad``
+    pixels of mid grey; values outside [-1, 1] are clipped.
+    """
+    if images.dim() != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"sample grids need images of shape (N, 1 or 3, H, W), got "
+                         f"{tuple(images.shape)}")
+    n, c, h, w = images.shape
+    cols = nrow or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    canvas = torch.zeros(c, rows * (h + pad) + pad, cols * (w + pad) + pad)
+    for i, img in enumerate(images.detach().float().cpu().clamp(-1, 1)):
+        top, left = pad + (i // cols) * (h + pad), pad + (i % cols) * (w + pad)
+        canvas[:, top:top + h, left:left + w] = img
+    pixels = ((canvas + 1) * 127.5).round().byte().numpy()
+    return pixels[0] if c == 1 else pixels.transpose(1, 2, 0)
+
+
+def save_grid(images: torch.Tensor, path: Path, nrow: Optional[int] = None,
+              scale: int = 0) -> Path:
+    """Write the tiled ``images`` as a PNG at ``path``; ``scale`` enlarges small images
+    by pixel repetition (0 = enough for a grid at least 256 px wide)."""
+    from PIL import Image
+
+    pixels = tile(images, nrow)
+    scale = scale or max(1, -(-256 // pixels.shape[1]))
+    img = Image.fromarray(pixels)
+    if scale > 1:
+        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path)
+    return path
+
+
+def grid_step(path: Path) -> int:
+    """The training step of a grid file ``step-XXXXXXXXX.png``."""
+    return int(path.stem.split("-")[1])
+
+
+def stack_grids(paths: List[Path], out: Path) -> Path:
+    """Grids of several steps side by side in one PNG (for the run's report)."""
+    from PIL import Image
+
+    grids = [Image.open(p).convert("RGB") for p in paths]
+    height = max(g.height for g in grids)
+    canvas = Image.new("RGB", (sum(g.width for g in grids) + 8 * (len(grids) - 1), height),
+                       (255, 255, 255))
+    left = 0
+    for g in grids:
+        canvas.paste(g, (left, 0))
+        left += g.width + 8
+    canvas.save(out)
+    return out

@@ -1,0 +1,124 @@
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+from gankit.metrics.evaluate import add_eval_parser, run_eval
+
+
+def _run(*argv):
+    parser = argparse.ArgumentParser()
+    add_eval_parser(parser.add_subparsers(dest="cmd"))
+    args = parser.parse_args(["eval", *argv])
+    return args.func(args)
+
+
+def _npz(path, x):
+    np.savez(path, x=x)
+    return str(path)
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def test_identity_metrics_written_as_json(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    real = _npz(tmp_path / "r.npz", rng.normal(size=(300, 2)))
+    fake = _npz(tmp_path / "f.npz", rng.normal(size=(300, 2)) + 2)
+    out = tmp_path / "res.json"
+    assert _run("--real", real, "--fake", fake, "--features", "identity",
+                "--metrics", "fid,kid,mmd,sinkhorn", "--out", str(out)) == 0
+    res = json.loads(out.read_text())["metrics"]
+    assert res["fid"] == pytest.approx(8.0, rel=0.25)  # |mean shift|^2 = 8
+    assert res["kid"] > 0 and res["mmd2"] > 0 and res["sinkhorn"] > 0
+    assert "fid" in capsys.readouterr().out
+
+
+def test_same_distribution_scores_lower(tmp_path):
+    rng = np.random.default_rng(1)
+    real = _npz(tmp_path / "r.npz", rng.normal(size=(300, 3)))
+    near = _npz(tmp_path / "n.npz", rng.normal(size=(300, 3)))
+    far = _npz(tmp_path / "f.npz", rng.normal(size=(300, 3)) * 2)
+    scores = []
+    for fake in (near, far):
+        out = tmp_path / "o.json"
+        _run("--real", real, "--fake", fake, "--features", "identity", "--metrics", "fid,mmd",
+             "--out", str(out))
+        scores.append(json.loads(out.read_text())["metrics"])
+    assert scores[0]["fid"] < 0.2 < scores[1]["fid"] and scores[0]["mmd2"] < scores[1]["mmd2"]
+
+
+def test_digits_features_offline(tmp_path):
+    from sklearn.datasets import load_digits
+
+    from gankit.metrics.digits import load_digits_classifier
+
+    clf = load_digits_classifier()
+    assert clf.test_accuracy >= 0.96
+    imgs = load_digits().images.astype(np.float32) / 8 - 1
+    real = _npz(tmp_path / "r.npz", imgs[:400])
+    good = _npz(tmp_path / "g.npz", imgs[400:800])
+    noise = _npz(tmp_path / "z.npz", np.random.default_rng(0).uniform(-1, 1, (400, 8, 8)).astype(np.float32))
+    res = []
+    for fake in (good, noise):
+        out = tmp_path / "o.json"
+        assert _run("--real", real, "--fake", fake, "--features", "digits",
+                    "--metrics", "fid,is,kid", "--out", str(out)) == 0
+        res.append(json.loads(out.read_text())["metrics"])
+    assert res[0]["fid"] < res[1]["fid"] and res[0]["kid"] < res[1]["kid"]
+    assert res[0]["is"] > 5 and res[0]["is"] > res[1]["is"]
+
+
+def test_image_folder_is_read(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for name in ("real", "fake"):
+        (tmp_path / name).mkdir()
+        for i in range(6):
+            arr = (rng.uniform(size=(8, 8)) * 255).astype(np.uint8)
+            Image.fromarray(arr).save(tmp_path / name / f"{i}.png")
+    assert _run("--real", str(tmp_path / "real"), "--fake", str(tmp_path / "fake"),
+                "--features", "identity", "--metrics", "mmd") == 0
+
+
+def _expect(tmp_path, real, fake, msg, *extra):
+    with pytest.raises(ValueError, match=msg):
+        _run("--real", real, "--fake", fake, *extra)
+
+
+def test_error_messages(tmp_path):
+    ok = _npz(tmp_path / "ok.npz", np.random.default_rng(0).normal(size=(20, 4)))
+    ident = ("--features", "identity", "--metrics", "fid")
+    nan = np.ones((20, 4))
+    nan[3, 1] = np.nan
+    _expect(tmp_path, ok, _npz(tmp_path / "nan.npz", nan), "NaN or inf", *ident)
+    _expect(tmp_path, ok, _npz(tmp_path / "one.npz", np.ones((1, 4))), "at least 2", *ident)
+    _expect(tmp_path, ok, _npz(tmp_path / "d5.npz", np.ones((20, 5))), "mismatched", *ident)
+    _expect(tmp_path, ok, ok, "needs classifier logits", "--features", "identity", "--metrics", "is")
+    _expect(tmp_path, ok, ok, "unknown metric", "--features", "identity", "--metrics", "fid,bogus")
+    _expect(tmp_path, ok, str(tmp_path / "nope.npz"), "no such file", *ident)
+    (tmp_path / "empty").mkdir()
+    _expect(tmp_path, ok, str(tmp_path / "empty"), "empty folder", *ident)
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "0.png").write_bytes(b"\x89PNG garbage")
+    _expect(tmp_path, ok, str(tmp_path / "bad"), "unreadable image", *ident)
+
+
+def test_image_errors_with_a_classifier(tmp_path):
+    digits = ("--features", "digits", "--metrics", "fid")
+    ok = _npz(tmp_path / "ok.npz", np.zeros((20, 8, 8), np.float32))
+    _expect(tmp_path, ok, _npz(tmp_path / "i.npz", np.zeros((20, 8, 8), np.int64)), "wrong dtype", *digits)
+    _expect(tmp_path, ok, _npz(tmp_path / "r.npz", np.full((20, 8, 8), 3.0)), "values span", *digits)
+    _expect(tmp_path, ok, _npz(tmp_path / "s.npz", np.zeros((20, 5), np.float32)), "wrong image shape", *digits)
+
+
+def test_cli_main_returns_2_on_bad_input(tmp_path, capsys):
+    cli = pytest.importorskip("gankit.cli")
+    ok = _npz(tmp_path / "ok.npz", np.zeros((20, 3)))
+    code = cli.main(["eval", "--real", ok, "--fake", _npz(tmp_path / "one.npz", np.ones((1, 3))),
+                     "--features", "identity"])
+    assert code == 2 and "at least 2 samples" in capsys.readouterr().err
