@@ -78,3 +78,12 @@ def test_accuracy_metric_needs_a_test_split(tmp_path):
     sets = semisup_sets(tmp_path, **{"data.test_size": 0})
     with pytest.raises(ValueError, match="'accuracy' needs a labelled test split"):
         Trainer(load_config("configs/semisup_digits.toml", sets)).evaluate()
+
+
+def test_presets_carry_the_papers_settings():
+    mnist = load_config("configs/semisup_mnist.toml")
+    assert (mnist.g_optim.lr, mnist.g_optim.beta1, mnist.data.batch_size) == (0.003, 0.5, 100)
+    assert mnist.objective.options["labels_per_class"] * 10 == 100
+    assert mnist.train.steps == 300 * 60000 // 100 and mnist.data.name == "mnist"
+    dcgan = load_config("configs/dcgan_digits.toml")
+    assert dcgan.generator.net == "dcgan" and dcgan.train.g_ema > 0
