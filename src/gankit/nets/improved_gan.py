@@ -7,8 +7,9 @@ D: Gaussian noise (std 0.3) on the input, then weight-normalised dense layers of
 weight-normalised dense layer to the K = 10 class logits of the semi-supervised game.
 
 Weight normalisation (Salimans & Kingma 2016, eq. 2): w = g v / ||v|| per output unit,
-via ``torch.nn.utils.parametrizations.weight_norm``. The noise layers are active in
-training mode only and draw from torch's global generator, which checkpoints save.
+via ``torch.nn.utils.parametrizations.weight_norm``. The noise layers (``GaussianNoise``
+of nets/layers.py) are active in training mode only and draw from torch's global
+generator, which checkpoints save.
 
 gankit images lie in [-1, 1], so the sigmoid output s is returned as 2 s - 1 (the same
 function of the same logits, rescaled). The hidden nonlinearity of D is not stated in
@@ -28,23 +29,7 @@ from torch.nn.utils.parametrizations import weight_norm
 from ..config import opt
 from ..registry import NETS
 from .dcgan import check_input, image_shape
-from .layers import activation
-
-
-class _GaussianNoise(nn.Module):
-    """x + N(0, std^2) in training mode; identity in eval mode."""
-
-    def __init__(self, std: float):
-        super().__init__()
-        self.std = float(std)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.std == 0:
-            return x
-        return x + self.std * torch.randn_like(x)
-
-    def extra_repr(self) -> str:
-        return f"std={self.std}"
+from .layers import GaussianNoise, activation
 
 
 def _wn_linear(d_in: int, d_out: int) -> nn.Module:
@@ -114,13 +99,13 @@ class ImprovedGANDiscriminator(nn.Module):
         if not opts.d_widths:
             raise ValueError("discriminator.d_widths is empty; give at least one width")
         self.shape = shape
-        self.noise_in = _GaussianNoise(opts.noise_input)
+        self.noise_in = GaussianNoise(opts.noise_input)
         blocks, d_in = [], math.prod(shape)
         for width in opts.d_widths:
             blocks.append(nn.Sequential(_wn_linear(d_in, width), activation(opts.d_activation)))
             d_in = width
         self.blocks = nn.ModuleList(blocks)
-        self.noise = nn.ModuleList(_GaussianNoise(opts.noise_hidden) for _ in blocks)
+        self.noise = nn.ModuleList(GaussianNoise(opts.noise_hidden) for _ in blocks)
         self.feature_dim = d_in
         self.out = _wn_linear(d_in, opts.n_out)
 
