@@ -20,6 +20,7 @@ PRESETS = {
     "feature_matching": ("feature_matching", ("discriminator", "feature_layer", -1),
                          "g_loss"),
     "preference": ("preference", ("objective", "name", "preference"), "d_pair_acc"),
+    "sinkhorn": ("sinkhorn", ("objective", "eps", 0.05), "sinkhorn"),
 }
 
 

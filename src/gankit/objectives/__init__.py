@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..config import ObjectiveConfig, build_options
 from ..registry import OBJECTIVES
 from . import minimax  # noqa: F401  (registers minimax, nonsaturating)
-from . import began, feature_matching, preference, wgan, wgan_gp  # noqa: F401
+from . import began, feature_matching, preference, sinkhorn, wgan, wgan_gp  # noqa: F401
 from . import semisup  # noqa: F401  (registers semisup and the 'accuracy' metric)
 from .base import Objective
 
