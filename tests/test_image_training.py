@@ -117,3 +117,22 @@ def test_every_objective_runs_on_the_image_nets_or_says_why_not(tmp_path):
     for name in ("wgan", "wgan_gp", "feature_matching") :
         assert name in trained or name not in OBJECTIVES.names(), refused.get(name)
     assert all(" set " in msg or "use " in msg for msg in refused.values()), refused
+
+
+def test_every_stabilizer_runs_on_the_image_nets_or_says_why_not(tmp_path):
+    from gankit.registry import STABILIZERS
+
+    trained, refused = [], {}
+    for name in STABILIZERS.names():
+        cfg = load_config(sets=image_sets(tmp_path) + [f"stabilizers=[{{name='{name}'}}]"])
+        try:
+            t = Trainer(cfg)
+        except ValueError as exc:
+            refused[name] = str(exc)
+            continue
+        logs = [t.train_step() for _ in range(2)][-1]
+        assert all(torch.isfinite(torch.as_tensor(v)).all() for v in logs.values()), name
+        trained.append(name)
+    for name in ("historical_averaging", "instance_noise", "label_smoothing"):
+        assert name in trained or name not in STABILIZERS.names(), refused.get(name)
+    assert all(" set " in msg or "use " in msg for msg in refused.values()), refused
