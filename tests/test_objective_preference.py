@@ -80,3 +80,9 @@ def test_a_discriminator_step_lowers_its_loss_and_training_runs():
     t = Trainer(load_config(sets=["objective.name='preference'", "discriminator.width=8",
                                   "generator.width=8", "data.batch_size=8"]))
     assert all(torch.isfinite(t.train_step()["g_loss"]) for _ in range(3))
+
+
+def test_refuses_an_autoencoder_discriminator():
+    cfg = load_config(sets=["objective.name='preference'", "discriminator.net='began'"])
+    with pytest.raises(ValueError, match="'preference' reads a logit"):
+        Trainer(cfg)

@@ -127,3 +127,10 @@ def test_wgan_gp_refuses_a_batchnorm_critic():
     cfg = load_config(sets=["objective.name='wgan_gp'", "discriminator.batchnorm=true"])
     with pytest.raises(ValueError, match="batch norm"):
         Trainer(cfg)
+
+
+@pytest.mark.parametrize("name", ["wgan", "wgan_gp"])
+def test_critics_refuse_an_autoencoder_discriminator(name):
+    cfg = load_config(sets=[f"objective.name='{name}'", "discriminator.net='began'"])
+    with pytest.raises(ValueError, match="autoencoder that returns a reconstruction"):
+        Trainer(cfg)

@@ -17,15 +17,8 @@ from torch import nn
 
 from ..registry import OBJECTIVES
 from .base import DFn, LossAndLogs, Tensor
+from .checks import require_features, require_logits
 from .minimax import _BinaryGAN
-
-
-def require_features(D: nn.Module, objective: str) -> None:
-    """Refuse a discriminator that declares no feature layer (``feature_dim``)."""
-    if not getattr(D, "feature_dim", 0):
-        raise ValueError(f"objective {objective!r} uses the discriminator's hidden "
-                         f"features, but {type(D).__name__} exposes none (no feature_dim);"
-                         " use a net that returns features, e.g. discriminator.net = 'mlp'")
 
 
 def _features(D: DFn, x: Tensor) -> Tensor:
@@ -42,6 +35,7 @@ class FeatureMatching(_BinaryGAN):
     g_needs_real = True
 
     def check(self, G: nn.Module, D: nn.Module) -> None:
+        require_logits(D, "feature_matching")
         require_features(D, "feature_matching")
 
     def g_loss(self, D: DFn, fake: Tensor, real: Tensor | None) -> LossAndLogs:

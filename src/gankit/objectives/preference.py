@@ -22,8 +22,11 @@ underlying GAN; for JS that is not JS(P || Q).
 """
 from __future__ import annotations
 
+from torch import nn
+
 from ..registry import OBJECTIVES
 from .base import DFn, LossAndLogs, Objective, Tensor, bce, single_logit
+from .checks import require_logits
 
 
 def pair_logits(D: DFn, x1: Tensor, x2: Tensor) -> Tensor:
@@ -37,6 +40,9 @@ class Preference(Objective):
     """Adversarial preference loss (seed 001): D says which of a (real, fake) pair is real."""
 
     g_needs_real = True
+
+    def check(self, G: nn.Module, D: nn.Module) -> None:
+        require_logits(D, "preference")
 
     def d_loss(self, D: DFn, real: Tensor, fake: Tensor) -> LossAndLogs:
         """Cross-entropy of Pr(real first) on the pairs (x, G(z)) (order immaterial)."""

@@ -34,7 +34,7 @@ from ..config import opt
 from ..metrics.sinkhorn import sinkhorn_distance, sinkhorn_divergence
 from ..registry import OBJECTIVES
 from .base import DFn, LossAndLogs, Objective, Tensor
-from .feature_matching import require_features
+from .checks import require_features
 
 
 @OBJECTIVES.register("sinkhorn")

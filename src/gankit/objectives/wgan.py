@@ -24,6 +24,7 @@ from torch import nn
 from ..config import opt
 from ..registry import OBJECTIVES
 from .base import DFn, LossAndLogs, Objective, Tensor, single_logit
+from .checks import require_logits
 
 
 def critic_gap(D: DFn, real: Tensor, fake: Tensor) -> Tensor:
@@ -33,6 +34,9 @@ def critic_gap(D: DFn, real: Tensor, fake: Tensor) -> Tensor:
 
 class Critic(Objective):
     """The Wasserstein game shared by WGAN and WGAN-GP: a real-valued critic f."""
+
+    def check(self, G: nn.Module, D: nn.Module) -> None:
+        require_logits(D, self.name)
 
     def d_loss(self, D: DFn, real: Tensor, fake: Tensor) -> LossAndLogs:
         """Minus line 5's objective: E f(G(z)) - E f(x)."""
@@ -48,6 +52,8 @@ class Critic(Objective):
 @OBJECTIVES.register("wgan")
 class WGAN(Critic):
     """Arjovsky et al. (2017) Algorithm 1: critic with weight clipping to [-c, c]."""
+
+    name = "wgan"
 
     @dataclass
     class Options:

@@ -42,6 +42,8 @@ def gradient_penalty(D: DFn, x_hat: Tensor) -> Tensor:
 class WGANGP(Critic):
     """Gulrajani et al. (2017) eq. 3: WGAN critic with a gradient penalty (no clipping)."""
 
+    name = "wgan_gp"
+
     @dataclass
     class Options:
         lambda_gp: float = opt(10.0, "lambda: weight of the gradient penalty (eq. 3)",
@@ -50,6 +52,7 @@ class WGANGP(Critic):
     def check(self, G: nn.Module, D: nn.Module) -> None:
         """Refuse batch norm in the critic: it couples the examples of a batch, so the
         per-example gradient norm is no longer the critic's (the paper, Sec. 4, drops it)."""
+        super().check(G, D)
         if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in D.modules()):
             raise ValueError("objective 'wgan_gp' penalises the critic's gradient per "
                              "example, but the discriminator uses batch norm, which mixes "
