@@ -85,6 +85,16 @@ class TrainConfig:
                        "sampled for evaluation and grids (0 = off; e.g. 0.999)",
                        min=0.0, max=0.999999)
     deterministic: bool = opt(True, "use deterministic torch algorithms")
+    on_divergence: str = opt("stop", "on a NaN/inf loss: stop, or roll back to the last "
+                             "good checkpoint with lower learning rates",
+                             choices=("stop", "rollback"))
+    rollback_lr_factor: float = opt(0.5, "learning-rate factor applied at each rollback",
+                                    min=0.0, max=1.0, min_exclusive=True)
+    max_rollbacks: int = opt(3, "rollbacks allowed before the run stops", min=0)
+    precision: str = opt("fp32", "fp32 | bf16 (autocast) | fp16 (autocast + loss "
+                         "scaling, CUDA only)", choices=("fp32", "bf16", "fp16"))
+    compile: bool = opt(False, "torch.compile G's and D's forward passes (falls back to "
+                        "eager with a warning if compilation fails)")
     tensorboard: bool = opt(True, "also write TensorBoard event files")
 
 

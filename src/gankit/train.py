@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Optional
 import torch
 from torch import nn
 
+from .accel import Precision, compiled
 from .checkpoint import CheckpointManager
 from .config import OptimConfig, RunConfig
 from .data import build_dataset
@@ -72,10 +73,12 @@ class Trainer:
         self.stabilizers = build_stabilizers(cfg.stabilizers)
         self.g_opt = make_optimizer(self.G.parameters(), cfg.g_optim)
         self.d_opt = make_optimizer(self.D.parameters(), cfg.d_optim)
+        self.precision = Precision(cfg.train.precision, self.device)
         self.z_rng = torch.Generator().manual_seed(_derived_seed(cfg.seed, 2))
         torch.manual_seed(_derived_seed(cfg.seed, 10 + self.world.rank))  # per-rank stream
         self.world.broadcast_params(self.G)
         self.world.broadcast_params(self.D)
+        self._compile(cfg.train.compile)
         self.step = 0
         self.objective.check(self.G, self.D)
         self.objective.setup(self)
@@ -85,6 +88,19 @@ class Trainer:
         self._hooks = {h: [s for s in self.stabilizers if s.overrides(h)]
                        for h in ("d_input", "penalty", "after_step")}
         self._check_metrics()
+
+    def _compile(self, enabled: bool) -> None:
+        """The forward passes the loop calls: compiled when ``train.compile`` is on."""
+        m = self.cfg.data.batch_size // self.world.size
+        self.g_forward = compiled(self.G, enabled, torch.zeros(m, self.G.z_dim,
+                                                               device=self.device))
+        self.d_forward = compiled(self.D, enabled, torch.zeros(m, *self.data.shape,
+                                                               device=self.device))
+
+    def scale_lr(self, factor: float) -> None:
+        for opt in (self.g_opt, self.d_opt):
+            for group in opt.param_groups:
+                group["lr"] *= factor
 
     # ------------------------------------------------------------------ pieces
     def _check_metrics(self) -> None:
@@ -110,7 +126,7 @@ class Trainer:
         """D as the objective sees it: stabilizers' input transforms applied first."""
         for stab in self._hooks["d_input"]:
             x = stab.d_input(x, self.step)
-        return self.D(x)
+        return self.d_forward(x)
 
     def _update(self, role: str, net: nn.Module, opt: torch.optim.Optimizer,
                 loss: torch.Tensor) -> None:
@@ -119,9 +135,7 @@ class Trainer:
             if term is not None:
                 loss = loss + term
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.world.average_grads(net)
-        opt.step()
+        self.precision.step(role, loss, opt, lambda: self.world.average_grads(net))
         for stab in self._hooks["after_step"]:
             stab.after_step(role, net, self.step)
 
@@ -129,9 +143,10 @@ class Trainer:
     def d_step(self) -> Dict[str, torch.Tensor]:
         """One ascent step of D on V(D, G) for a fresh real and generated minibatch."""
         real = self.real_batch()
-        with torch.no_grad():
-            fake = self.G(self.sample_z(self.cfg.data.batch_size))
-        loss, logs = self.objective.d_loss(self.d_view, real, fake)
+        with torch.no_grad(), self.precision.autocast():
+            fake = self.g_forward(self.sample_z(self.cfg.data.batch_size))
+        with self.precision.autocast():
+            loss, logs = self.objective.d_loss(self.d_view, real, fake)
         self._check_finite("discriminator", logs, loss)
         self._update("discriminator", self.D, self.d_opt, loss)
         self.objective.after_d_step(self.D)
@@ -139,12 +154,14 @@ class Trainer:
 
     def g_step(self) -> Dict[str, torch.Tensor]:
         """One descent step of G on its loss for a fresh noise minibatch."""
-        fake = self.G(self.sample_z(self.cfg.data.batch_size))
+        with self.precision.autocast():
+            fake = self.g_forward(self.sample_z(self.cfg.data.batch_size))
         real = self.real_batch() if self.objective.g_needs_real else None
         for p in self.D.parameters():
             p.requires_grad_(False)
         try:
-            loss, logs = self.objective.g_loss(self.d_view, fake, real)
+            with self.precision.autocast():
+                loss, logs = self.objective.g_loss(self.d_view, fake, real)
             self._check_finite("generator", logs, loss)
             self._update("generator", self.G, self.g_opt, loss)
         finally:
@@ -210,6 +227,7 @@ class Trainer:
             rng["cuda"] = torch.cuda.get_rng_state_all()
         return {"step": self.step, "G": self.G.state_dict(), "D": self.D.state_dict(),
                 "g_opt": self.g_opt.state_dict(), "d_opt": self.d_opt.state_dict(),
+                "precision": self.precision.state_dict(),
                 "objective": self.objective.state_dict(), "data": self.data.state_dict(),
                 "stabilizers": [s.state_dict() for s in self.stabilizers], "rng": rng,
                 "G_ema": self.g_ema.state_dict()}
@@ -221,6 +239,7 @@ class Trainer:
         self.D.load_state_dict(state["D"])
         self.g_opt.load_state_dict(state["g_opt"])
         self.d_opt.load_state_dict(state["d_opt"])
+        self.precision.load_state_dict(state.get("precision", {}))
         self.objective.load_state_dict(state["objective"])
         self.data.load_state_dict(state["data"])
         for stab, s in zip(self.stabilizers, state["stabilizers"]):
@@ -313,10 +332,17 @@ def fit(trainer: Trainer, run: RunDir) -> Dict[str, Any]:
     if trainer.step == 0 and main:
         last_eval = _evaluate(trainer, run)
     progress = Progress(trainer.step, cfg.steps) if main else None
-    mean = _Mean()
+    mean, rollbacks = _Mean(), 0
+    if trainer.step == 0 and cfg.on_divergence == "rollback":
+        _save(trainer, ckpts)  # something to roll back to
     try:
         while trainer.step < cfg.steps:
-            mean.add(trainer.train_step())
+            try:
+                mean.add(trainer.train_step())
+            except DivergenceError as exc:
+                rollbacks = _roll_back(trainer, ckpts, run, exc, rollbacks)
+                mean = _Mean()
+                continue
             step = trainer.step
             logged = None
             if _due(step, cfg.log_every, cfg.steps):
@@ -335,6 +361,25 @@ def fit(trainer: Trainer, run: RunDir) -> Dict[str, Any]:
             progress.close()
         run.close()
     return last_eval
+
+
+def _roll_back(trainer: Trainer, ckpts: CheckpointManager, run: RunDir,
+               exc: DivergenceError, done: int) -> int:
+    """With ``train.on_divergence = "rollback"``: reload the newest good checkpoint and
+    go on with learning rates times ``rollback_lr_factor``; otherwise re-raise."""
+    cfg = trainer.cfg.train
+    if cfg.on_divergence != "rollback" or done >= cfg.max_rollbacks:
+        raise exc
+    path, state = ckpts.load_latest()
+    trainer.load_state_dict(state)
+    trainer.scale_lr(cfg.rollback_lr_factor)
+    msg = (f"{exc}; rolled back to {path.name} (step {trainer.step}) with learning rates "
+           f"x {cfg.rollback_lr_factor} (rollback {done + 1} of at most {cfg.max_rollbacks})")
+    warnings.warn(msg)
+    if trainer.world.is_main:
+        run.truncate_after(trainer.step)
+        run.log(trainer.step, "event", {"rollback": done + 1, "message": msg})
+    return done + 1
 
 
 def _save(trainer: Trainer, ckpts: CheckpointManager) -> None:
