@@ -80,3 +80,19 @@ def test_improved_gan_noise_only_in_training():
     assert not torch.equal(D(x)[0], D(x)[0])
     D.eval()
     assert torch.equal(D(x)[0], D(x)[0])
+
+
+def test_dcgan_generator_virtual_batch_norm_is_independent_of_the_batch():
+    G = build_net("generator", NetConfig(net="dcgan", options=dict(
+        width=4, z_dim=6, vbn=True, vbn_size=8)), (1, 16, 16))
+    with pytest.raises(ValueError, match=r"no reference batch was set; add \[\[stabilizers\]\]"):
+        G(torch.randn(2, 6))
+    G.set_reference(torch.randn(8, 6))
+    z = torch.randn(5, 6)
+    alone = G(z[:1])
+    together = G(z)
+    assert together.shape == (5, 1, 16, 16)
+    assert torch.allclose(alone[0], together[0], atol=1e-5)  # no dependence on batch-mates
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in G.modules())
+    with pytest.raises(ValueError, match="set generator.vbn = true instead"):
+        nets("dcgan", (1, 16, 16), vbn=True)

@@ -135,4 +135,8 @@ def test_every_stabilizer_runs_on_the_image_nets_or_says_why_not(tmp_path):
         trained.append(name)
     for name in ("historical_averaging", "instance_noise", "label_smoothing"):
         assert name in trained or name not in STABILIZERS.names(), refused.get(name)
+    if "vbn" in STABILIZERS.names():  # refused above (no VBN net); on with generator.vbn
+        t = Trainer(load_config(sets=image_sets(tmp_path, **{"generator.vbn": "true"})
+                                + ["stabilizers=[{name='vbn'}]"]))
+        assert bool(t.G.vbn_ready) and torch.isfinite(t.train_step()["g_loss"])
     assert all(" set " in msg or "use " in msg for msg in refused.values()), refused

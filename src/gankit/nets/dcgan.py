@@ -9,11 +9,16 @@ The image side must be s0 * 2^n with s0 = 4 (8, 16, 32, 64, 128 px) or s0 = 7 (2
 MNIST); G projects z to an s0 x s0 map with ``width * 2^(n-1)`` channels and doubles the
 side n times while halving the channels; D mirrors it. The number of image channels
 comes from the data shape ``(C, H, W)``.
+
+With ``generator.vbn = true`` the generator's batch norm becomes virtual batch norm
+(Salimans et al. 2016, Sec. 3.4; they use it in G): each example is normalised with the
+statistics of a reference batch, fixed at the start by the ``vbn`` stabilizer, plus
+itself.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -77,6 +82,9 @@ class DCGAN:
         batchnorm: bool = opt(True, "batch norm in the hidden layers (turn off in the "
                               "critic for WGAN-GP, Gulrajani et al. 2017, Sec. 4)")
         channels: int = opt(0, "image channels the net expects (0 = from the data)", min=0)
+        vbn: bool = opt(False, "generator: virtual batch norm instead of batch norm; needs "
+                        "the 'vbn' stabilizer to set the reference batch")
+        vbn_size: int = opt(64, "generator: VBN reference batch size", min=2)
 
     @staticmethod
     def generator(opts: "DCGAN.Options", shape: Tuple[int, ...]) -> nn.Module:
@@ -99,8 +107,37 @@ def _checked(opts: DCGAN.Options, shape: Tuple[int, ...], role: str) -> Tuple[in
     return c, h, w
 
 
-def _norm(channels: int, on: bool) -> List[nn.Module]:
+def _norm(channels: int, on: bool, virtual: bool = False) -> List[nn.Module]:
+    if virtual:
+        return [VirtualBatchNorm2d(channels)]
     return [nn.BatchNorm2d(channels)] if on else []
+
+
+class VirtualBatchNorm2d(nn.Module):
+    """Virtual batch norm over conv maps (Salimans et al. 2016, Sec. 3.4), per channel.
+
+    Called on ``h`` whose first ``n_ref`` rows are the reference batch: those rows use
+    the reference statistics over (N, H, W); every other row i uses the statistics of
+    the reference batch plus row i itself (weight 1 / (n_ref + 1)), so its output does
+    not depend on the rest of its minibatch. A learned scale and shift follow.
+    """
+
+    def __init__(self, channels: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.gamma = nn.Parameter(torch.ones(1, channels, 1, 1))
+        self.beta = nn.Parameter(torch.zeros(1, channels, 1, 1))
+
+    def forward(self, h: torch.Tensor, n_ref: int) -> torch.Tensor:
+        ref, x = h[:n_ref], h[n_ref:]
+        mean = ref.mean((0, 2, 3), keepdim=True)
+        sq = ref.pow(2).mean((0, 2, 3), keepdim=True)
+        w = 1.0 / (n_ref + 1)
+        x_mean = (1 - w) * mean + w * x.mean((2, 3), keepdim=True)
+        x_sq = (1 - w) * sq + w * x.pow(2).mean((2, 3), keepdim=True)
+        ref_out = (ref - mean) / torch.sqrt((sq - mean.pow(2)).clamp_min(0) + self.eps)
+        x_out = (x - x_mean) / torch.sqrt((x_sq - x_mean.pow(2)).clamp_min(0) + self.eps)
+        return torch.cat([ref_out, x_out]) * self.gamma + self.beta
 
 
 class DCGANGenerator(nn.Module):
@@ -113,17 +150,44 @@ class DCGANGenerator(nn.Module):
         ch = opts.width * 2 ** (n - 1)
         self.start = (ch, s0, s0)
         self.project = nn.Linear(opts.z_dim, ch * s0 * s0)
-        layers: List[nn.Module] = _norm(ch, opts.batchnorm) + [nn.ReLU()]
+        norm = opts.batchnorm or opts.vbn
+        layers: List[nn.Module] = _norm(ch, norm, opts.vbn) + [nn.ReLU()]
         for _ in range(n - 1):
-            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=not opts.batchnorm)]
-            layers += _norm(ch // 2, opts.batchnorm) + [nn.ReLU()]
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=not norm)]
+            layers += _norm(ch // 2, norm, opts.vbn) + [nn.ReLU()]
             ch //= 2
         layers += [nn.ConvTranspose2d(ch, shape[0], 4, 2, 1), nn.Tanh()]
         self.body = nn.Sequential(*layers)
         init_weights(self)
+        self.vbn_size = opts.vbn_size if opts.vbn else 0
+        if opts.vbn:
+            self.register_buffer("vbn_ref", torch.zeros(opts.vbn_size, opts.z_dim))
+            self.register_buffer("vbn_ready", torch.zeros((), dtype=torch.bool))
+
+    def set_reference(self, z: torch.Tensor) -> None:
+        """Fix the reference batch of z (called once by the ``vbn`` stabilizer)."""
+        if z.shape != self.vbn_ref.shape:
+            raise ValueError(f"reference batch of shape {tuple(z.shape)}, expected "
+                             f"{tuple(self.vbn_ref.shape)}")
+        self.vbn_ref.copy_(z)
+        self.vbn_ready.fill_(True)
+
+    def _reference(self) -> Optional[torch.Tensor]:
+        if not self.vbn_size:
+            return None
+        if not bool(self.vbn_ready):
+            raise ValueError("generator.vbn = true but no reference batch was set; add "
+                             "[[stabilizers]] name = 'vbn' to the config")
+        return self.vbn_ref
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.body(self.project(z).view(len(z), *self.start))
+        ref = self._reference()
+        n_ref = 0 if ref is None else len(ref)
+        h = z if ref is None else torch.cat([ref, z])
+        h = self.project(h).view(len(h), *self.start)
+        for layer in self.body:
+            h = layer(h, n_ref) if isinstance(layer, VirtualBatchNorm2d) else layer(h)
+        return h[n_ref:]
 
 
 class DCGANDiscriminator(nn.Module):
@@ -131,6 +195,10 @@ class DCGANDiscriminator(nn.Module):
 
     def __init__(self, opts: DCGAN.Options, shape: Tuple[int, int, int]):
         super().__init__()
+        if opts.vbn:
+            raise ValueError("discriminator.vbn: the dcgan nets offer virtual batch norm in "
+                             "the generator, where Salimans et al. use it; set "
+                             "generator.vbn = true instead")
         self.shape = shape
         s0, n = stages(shape[1])
         ch = opts.width
