@@ -64,3 +64,14 @@ def test_batch_not_divisible_by_world_size_is_refused(tmp_path):
     proc = torchrun(2, ["train"] + set_args(sets), tmp_path)
     assert proc.returncode != 0
     assert "data.batch_size = 63 is not divisible by the 2 processes" in proc.stderr
+
+
+def test_sync_batchnorm_is_refused_on_cpu_ranks_and_a_no_op_alone(tmp_path):
+    from gankit.distributed import World
+
+    net = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.BatchNorm1d(4))
+    with pytest.raises(ValueError, match="train.sync_batchnorm needs CUDA ranks"):
+        World(rank=0, size=2).sync_batchnorm(net, True, torch.device("cpu"))
+    assert World().sync_batchnorm(net, True, torch.device("cpu")) is net
+    sets = tiny_sets(tmp_path, steps=2) + ["train.sync_batchnorm=true", "generator.batchnorm=true"]
+    assert main(["train"] + set_args(sets)) == 0

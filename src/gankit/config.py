@@ -93,6 +93,8 @@ class TrainConfig:
     max_rollbacks: int = opt(3, "rollbacks allowed before the run stops", min=0)
     precision: str = opt("fp32", "fp32 | bf16 (autocast) | fp16 (autocast + loss "
                          "scaling, CUDA only)", choices=("fp32", "bf16", "fp16"))
+    sync_batchnorm: bool = opt(False, "with several CUDA ranks, batch norm over the global "
+                               "batch (SyncBatchNorm)")
     compile: bool = opt(False, "torch.compile G's and D's forward passes (falls back to "
                         "eager with a warning if compilation fails)")
     tensorboard: bool = opt(True, "also write TensorBoard event files")

@@ -85,6 +85,19 @@ class World:
         dist.all_reduce(t)
         return {k: float(v) / self.size for k, v in zip(keys, t)}
 
+    def sync_batchnorm(self, net: nn.Module, enabled: bool, device: torch.device) -> nn.Module:
+        """With ``train.sync_batchnorm``, batch-norm statistics over the global batch.
+
+        One process needs nothing (its batch is the global batch); PyTorch's
+        SyncBatchNorm runs on CUDA only, so CPU ranks are refused.
+        """
+        if not enabled or self.size == 1:
+            return net
+        if device.type != "cuda":
+            raise ValueError("train.sync_batchnorm needs CUDA ranks (PyTorch's SyncBatchNorm "
+                             "does not run on the CPU); set it to false")
+        return nn.SyncBatchNorm.convert_sync_batchnorm(net)
+
     def broadcast_params(self, net: nn.Module) -> None:
         if self.size == 1:
             return

@@ -69,6 +69,8 @@ class Trainer:
         self.data = build_dataset(cfg.data, _derived_seed(cfg.seed, 1))
         self.G = build_net("generator", cfg.generator, self.data.shape).to(self.device)
         self.D = build_net("discriminator", cfg.discriminator, self.data.shape).to(self.device)
+        self.G = self.world.sync_batchnorm(self.G, cfg.train.sync_batchnorm, self.device)
+        self.D = self.world.sync_batchnorm(self.D, cfg.train.sync_batchnorm, self.device)
         self.objective = build_objective(cfg.objective)
         self.stabilizers = build_stabilizers(cfg.stabilizers)
         self.g_opt = make_optimizer(self.G.parameters(), cfg.g_optim)
