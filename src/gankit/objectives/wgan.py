@@ -35,6 +35,8 @@ def critic_gap(D: DFn, real: Tensor, fake: Tensor) -> Tensor:
 class Critic(Objective):
     """The Wasserstein game shared by WGAN and WGAN-GP: a real-valued critic f."""
 
+    name = "critic"  # the registered name, for messages
+
     def check(self, G: nn.Module, D: nn.Module) -> None:
         require_logits(D, self.name)
 
