@@ -26,10 +26,13 @@ def cli(args):
     return main([str(a) for a in args])
 
 
-def test_run_directory_has_config_metrics_checkpoint_and_plots(tmp_path):
+def test_run_directory_has_config_metrics_checkpoint_and_plots(tmp_path, capsys):
     sets = tiny_sets(tmp_path, steps=20) + ["train.tensorboard=true"]
     assert cli(["train"] + sum([["--set", s] for s in sets], [])) == 0
     run = only_run(tmp_path)
+    out = capsys.readouterr().out  # not a terminal: plain progress lines, then the outputs
+    assert "step 5/20 d_loss=" in out and "step 20/20 " in out
+    assert f"outputs in {run}/" in out and "plots/samples_evolution.png" in out
     assert run.name.startswith("ring-nonsaturating-")
     for rel in ("config.toml", "metrics.jsonl", "checkpoints/latest",
                 "plots/samples_evolution.png", "plots/losses.png", "plots/eval_metrics.png"):
