@@ -58,7 +58,13 @@ def test_ema_is_the_exponential_average_and_off_means_g_itself():
     assert GeneratorEMA(G, 0.0).sampler is G and GeneratorEMA(G, 0.0).state_dict() == {}
 
 
-def test_grids_written_from_a_fixed_z_and_resume_with_ema_is_exact(tmp_path):
+def no_plots(monkeypatch):
+    """Skip the report's matplotlib figures (seconds each; drawn once per test file)."""
+    monkeypatch.setattr("gankit.report.make_report", lambda *args, **kw: [])
+
+
+def test_grids_written_from_a_fixed_z_and_resume_with_ema_is_exact(tmp_path, monkeypatch):
+    no_plots(monkeypatch)
     sets = image_sets(tmp_path / "full", steps=20, **{"train.g_ema": 0.9})
     assert train(as_args(sets)) == 0
     full_run = only_run(tmp_path / "full")
@@ -67,6 +73,7 @@ def test_grids_written_from_a_fixed_z_and_resume_with_ema_is_exact(tmp_path):
     sets = image_sets(tmp_path / "half", steps=10, **{"train.g_ema": 0.9})
     assert train(as_args(sets)) == 0
     run = only_run(tmp_path / "half")
+    monkeypatch.undo()  # the resumed run draws the report, with its image grid figure
     assert train(["--resume", run, "--set", "train.steps=20"]) == 0
     _, resumed = CheckpointManager(run).load_latest()
 
@@ -88,7 +95,8 @@ def test_grids_written_from_a_fixed_z_and_resume_with_ema_is_exact(tmp_path):
     assert [r["step"] for r in rows if r["kind"] == "eval"] == [0, 10, 20]
 
 
-def test_toy_runs_keep_scatter_snapshots_and_write_no_grids(tmp_path):
+def test_toy_runs_keep_scatter_snapshots_and_write_no_grids(tmp_path, monkeypatch):
+    no_plots(monkeypatch)
     sets = [f"out_dir='{tmp_path}'", "train.steps=4", "train.eval_every=2",
             "train.tensorboard=false", "eval.n_samples=50", "data.batch_size=16"]
     assert train(as_args(sets)) == 0
