@@ -1,4 +1,5 @@
 """The K+1 semi-supervised game (Salimans et al. 2016, Sec. 5) and its test-accuracy metric."""
+import copy
 import math
 
 import pytest
@@ -87,3 +88,25 @@ def test_presets_carry_the_papers_settings():
     assert mnist.train.steps == 300 * 60000 // 100 and mnist.data.name == "mnist"
     dcgan = load_config("configs/dcgan_digits.toml")
     assert dcgan.generator.net == "dcgan" and dcgan.train.g_ema > 0
+
+
+def test_semisup_resume_is_exact(tmp_path):
+    """Labelled draws come from the data stream and D's noise from torch's global RNG;
+    both are in the state, so N steps + resume + N steps equals 2N steps."""
+    def cfg():
+        return load_config("configs/semisup_digits.toml", semisup_sets(tmp_path))
+
+    a = Trainer(cfg())
+    for _ in range(3):
+        a.train_step()
+    state = copy.deepcopy(a.state_dict())
+    for _ in range(3):
+        a.train_step()
+    b = Trainer(cfg())
+    b.load_state_dict(state)
+    for _ in range(3):
+        b.train_step()
+    for key, value in a.D.state_dict().items():
+        assert torch.equal(b.D.state_dict()[key], value), key
+    for key, value in a.G.state_dict().items():
+        assert torch.equal(b.G.state_dict()[key], value), key
