@@ -55,9 +55,9 @@ class MinibatchDiscrimination(nn.Module):
 
     def closeness(self, f: torch.Tensor) -> torch.Tensor:
         """o(x_i) in R^B for every example of the batch ``f`` (shape n x A)."""
-        M = (f @ self.T).view(len(f), self.kernels, self.kernel_dim)
-        l1 = (M.unsqueeze(1) - M.unsqueeze(0)).abs().sum(-1)  # n x n x B
-        return torch.exp(-l1).sum(1)
+        M = (f @ self.T).view(len(f), self.kernels, self.kernel_dim).transpose(0, 1)
+        l1 = torch.cdist(M, M, p=1)  # B x n x n, without an n x n x B x C intermediate
+        return torch.exp(-l1).sum(2).T
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
         return torch.cat([f, self.closeness(f)], 1)
