@@ -148,3 +148,20 @@ def test_every_stabilizer_runs_on_the_image_nets_or_says_why_not(tmp_path):
                                 + ["stabilizers=[{name='vbn'}]"]))
         assert bool(t.G.vbn_ready) and torch.isfinite(t.train_step()["g_loss"])
     assert all(" set " in msg or "use " in msg for msg in refused.values()), refused
+
+
+@pytest.mark.parametrize("preset,eval_key", [("dcgan_digits", None),
+                                             ("semisup_digits", "test_accuracy")])
+def test_image_presets_train_from_the_cli(tmp_path, monkeypatch, preset, eval_key):
+    no_plots(monkeypatch)
+    sets = [f"out_dir='{tmp_path}'", "train.steps=3", "train.eval_every=0",
+            "train.tensorboard=false", "eval.n_samples=8"]
+    assert train([f"configs/{preset}.toml"] + as_args(sets)) == 0
+    run = only_run(tmp_path)
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in rows if r["kind"] == "eval"]
+    assert [r["step"] for r in evals] == [0, 3]
+    if eval_key:
+        assert all(0 <= r[eval_key] <= 100 for r in evals)
+    assert sorted(p.name for p in (run / "samples").iterdir()) == [
+        "step-000000000.png", "step-000000003.png"]
