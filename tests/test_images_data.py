@@ -271,3 +271,12 @@ def test_toy_data_has_no_labels_but_still_samples():
     assert ring.labels is None and ring.test_set() is None and ring.sample(4).shape == (4, 2)
     with pytest.raises(ValueError, match="ring has no labels|Ring has no labels"):
         ring.labelled_subset(1)
+
+
+def test_npz_test_labels_out_of_range_are_refused_when_loading(tmp_path):
+    path = tmp_path / "d.npz"
+    np.savez(path, x=np.zeros((3, 4, 4), np.uint8), y=np.array([0, 1, 1]),
+             x_test=np.zeros((1, 4, 4), np.uint8), y_test=np.array([2]))
+    with pytest.raises(ValueError, match=r"test labels: label 2 is out of range; labels "
+                                         r"must be integers 0..1"):
+        make("npz", path=str(path), num_classes=2)

@@ -50,6 +50,8 @@ class ImageData(Dataset):
         self.shape = tuple(self.images.shape[1:])
         self.num_classes = num_classes if labels is not None else 0
         self.labels = None if labels is None else check_labels(labels, num_classes, "labels")
+        if test is not None and test[1] is not None and self.labels is not None:
+            test = (test[0], check_labels(test[1], num_classes, "test labels"))
         self._test = test
         self._perm = torch.zeros(0, dtype=torch.long)
         self._pos = 0
@@ -77,10 +79,9 @@ class ImageData(Dataset):
         return to_unit_range(self.images[idx])
 
     def test_set(self) -> Optional[Tuple[Tensor, Tensor]]:
-        if self._test is None or self._test[1] is None:
+        if self._test is None or self._test[1] is None or self.labels is None:
             return None
-        x, y = self._test
-        return to_unit_range(x), check_labels(y, self.num_classes, "test labels")
+        return to_unit_range(self._test[0]), self._test[1]
 
     def reference(self, n: int, seed: int = 1234) -> Tensor:
         rng = torch.Generator().manual_seed(seed)
