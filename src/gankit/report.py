@@ -52,9 +52,14 @@ def plot_evolution(snapshots: List[Path], real: np.ndarray, centres, path: Path,
         ax.tick_params(labelsize=7)
     fig.suptitle("generated samples (blue) over real data (grey); x = mode centres",
                  fontsize=9)
-    fig.tight_layout()
+    _fixed_layout(fig)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _fixed_layout(fig, wspace: float = 0.15) -> None:
+    """Fixed margins: matplotlib's tight_layout took ~40% of the report's time."""
+    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.16, top=0.82, wspace=wspace)
 
 
 def _limits(real: np.ndarray):
@@ -79,7 +84,7 @@ def plot_curves(rows: List[Dict[str, Any]], kind: str, path: Path, title: str) -
         ax.set_xlabel("step", fontsize=8)
         ax.tick_params(labelsize=7)
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    _fixed_layout(fig, wspace=0.35)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
