@@ -49,12 +49,16 @@ def test_tile_places_images_in_rows_with_grey_padding():
 
 def test_ema_is_the_exponential_average_and_off_means_g_itself():
     G = torch.nn.Linear(2, 1)
-    ema = GeneratorEMA(G, 0.9)
+    ema = GeneratorEMA(G, 0.5)
     old = G.weight.detach().clone()
     with torch.no_grad():
         G.weight.add_(1.0)
-    ema.update()
-    assert torch.allclose(ema.sampler.weight, 0.9 * old + 0.1 * G.weight)
+    ema.update()  # warm-up: decay min(0.5, 1/10) = 0.1
+    assert torch.allclose(ema.sampler.weight, 0.1 * old + 0.9 * G.weight)
+    ema.updates = 100
+    before = ema.sampler.weight.detach().clone()
+    ema.update()  # past the warm-up: decay beta = 0.5
+    assert torch.allclose(ema.sampler.weight, 0.5 * before + 0.5 * G.weight)
     assert GeneratorEMA(G, 0.0).sampler is G and GeneratorEMA(G, 0.0).state_dict() == {}
 
 
@@ -78,10 +82,12 @@ def test_grids_written_from_a_fixed_z_and_resume_with_ema_is_exact(tmp_path, mon
     _, resumed = CheckpointManager(run).load_latest()
 
     assert resumed["step"] == full["step"] == 20 and full["G_ema"]
-    for part in ("G", "D", "G_ema"):
-        for key, value in full[part].items():
-            assert torch.equal(resumed[part][key], value), (part, key)
-    assert not torch.equal(full["G_ema"]["project.weight"], full["G"]["project.weight"])
+    for part, a, b in (("G", full["G"], resumed["G"]), ("D", full["D"], resumed["D"]),
+                       ("G_ema", full["G_ema"]["net"], resumed["G_ema"]["net"])):
+        for key, value in a.items():
+            assert torch.equal(b[key], value), (part, key)
+    assert full["G_ema"]["updates"] == 20
+    assert not torch.equal(full["G_ema"]["net"]["project.weight"], full["G"]["project.weight"])
 
     grids = sorted(p.name for p in (run / "samples").iterdir())
     assert grids == [f"step-{s:09d}.png" for s in (0, 10, 20)]

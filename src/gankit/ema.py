@@ -4,8 +4,11 @@ After each generator step, theta_ema <- beta * theta_ema + (1 - beta) * theta; b
 (batch-norm statistics) are copied. Averaging the generator's iterates damps the
 oscillation of simultaneous gradient play (Yazici et al. 2019, "The Unusual
 Effectiveness of Averaging in GAN Training", Sec. 3; Karras et al. 2018, ProGAN, use
-beta = 0.999). With beta = 0 there is no copy and the generator itself is sampled, so
-the trainer calls the same methods either way.
+beta = 0.999). Early on the decay is capped at (1 + n) / (10 + n) after n updates (the
+warm-up of TensorFlow's ExponentialMovingAverage with num_updates), so the average is
+not dominated by the random initial weights for the first ~1/(1 - beta) steps. With
+beta = 0 there is no copy and the generator itself is sampled, so the trainer calls the
+same methods either way.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ class GeneratorEMA:
             raise ValueError(f"train.g_ema = {beta}: the EMA decay must be in [0, 1) "
                              "(0 = off; 0.999 is usual)")
         self.G, self.beta = G, float(beta)
+        self.updates = 0
         self.copy: Optional[nn.Module] = None
         if beta > 0:
             self.copy = copy.deepcopy(G).requires_grad_(False)
@@ -31,18 +35,27 @@ class GeneratorEMA:
         """The net to sample from: the average when on, else G itself."""
         return self.G if self.copy is None else self.copy
 
+    def decay(self) -> float:
+        """The decay of the next update: beta, capped during the warm-up."""
+        return min(self.beta, (1.0 + self.updates) / (10.0 + self.updates))
+
     @torch.no_grad()
     def update(self) -> None:
         if self.copy is None:
             return
+        decay = self.decay()
         for avg, p in zip(self.copy.parameters(), self.G.parameters()):
-            avg.lerp_(p, 1.0 - self.beta)
+            avg.lerp_(p, 1.0 - decay)
+        self.updates += 1
         for avg, b in zip(self.copy.buffers(), self.G.buffers()):
             avg.copy_(b)
 
     def state_dict(self) -> Dict[str, Any]:
-        return {} if self.copy is None else self.copy.state_dict()
+        if self.copy is None:
+            return {}
+        return {"net": self.copy.state_dict(), "updates": self.updates}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         if self.copy is not None:
-            self.copy.load_state_dict(state)
+            self.copy.load_state_dict(state["net"])
+            self.updates = int(state["updates"])
