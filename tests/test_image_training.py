@@ -96,7 +96,8 @@ def test_grids_written_from_a_fixed_z_and_resume_with_ema_is_exact(tmp_path, mon
                               np.asarray(Image.open(full_run / "samples" / name)))
     first, last = (np.asarray(Image.open(run / "samples" / g)) for g in (grids[0], grids[-1]))
     assert first.shape[0] >= 256 and not np.array_equal(first, last)
-    assert (run / "plots" / "samples_evolution.png").is_file()
+    evolution = Image.open(run / "plots" / "samples_evolution.png")
+    assert evolution.width == 3 * first.shape[1] + 2 * 8  # the three grids side by side
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows if r["kind"] == "eval"] == [0, 10, 20]
 

@@ -58,17 +58,18 @@ def grid_step(path: Path) -> int:
     return int(path.stem.split("-")[1])
 
 
-def stack_grids(paths: List[Path], out: Path) -> Path:
-    """Grids of several steps side by side in one PNG (for the run's report)."""
-    from PIL import Image
+def stack_grids(paths: List[Path], out: Path, caption: int = 14) -> Path:
+    """Grids of several steps side by side in one PNG, each captioned with its step."""
+    from PIL import Image, ImageDraw
 
     grids = [Image.open(p).convert("RGB") for p in paths]
-    height = max(g.height for g in grids)
+    height = max(g.height for g in grids) + caption
     canvas = Image.new("RGB", (sum(g.width for g in grids) + 8 * (len(grids) - 1), height),
                        (255, 255, 255))
-    left = 0
-    for g in grids:
-        canvas.paste(g, (left, 0))
+    draw, left = ImageDraw.Draw(canvas), 0
+    for path, g in zip(paths, grids):
+        draw.text((left + 2, 1), f"step {grid_step(path)}", fill=(0, 0, 0))
+        canvas.paste(g, (left, caption))
         left += g.width + 8
     canvas.save(out)
     return out
