@@ -28,8 +28,11 @@ from gankit.checkpoint import load_checkpoint
 
 SCENARIOS = {
     "ring": [],
-    "digits": ["data.name='digits'", "generator.net='dcgan'", "discriminator.net='dcgan'",
-               "data.batch_size=64", "g_optim.lr=2e-4", "d_optim.lr=2e-4"],
+    # configs/dcgan_digits.toml's settings, EMA of G included
+    "digits": ["data.name='digits'", "data.size=16", "data.batch_size=64",
+               "generator.net='dcgan'", "generator.width=32", "generator.z_dim=64",
+               "discriminator.net='dcgan'", "discriminator.width=32",
+               "g_optim.lr=2e-4", "d_optim.lr=2e-4", "train.g_ema=0.999"],
 }
 
 # Child process: run gankit's CLI in-process, SIGKILL itself at the chosen point, and
@@ -101,8 +104,8 @@ def flat(state: Dict) -> torch.Tensor:
             for v in obj:
                 walk(v)
 
-    for key in ("G", "D", "g_opt", "d_opt"):
-        walk(state[key])
+    for key in ("G", "D", "g_opt", "d_opt", "G_ema", "objective", "stabilizers", "rng"):
+        walk(state.get(key))
     return torch.cat(parts)
 
 
