@@ -127,3 +127,14 @@ def test_list_shows_every_registry(capsys):
     for word in ("objectives:", "minimax", "nonsaturating", "datasets:", "ring", "grid",
                  "spiral", "nets:", "mlp", "metrics:", "modes", "stabilizers:"):
         assert word in out
+
+
+def test_threads_option_sets_torch_threads(tmp_path):
+    before = torch.get_num_threads()
+    try:
+        Trainer(load_config(sets=tiny_sets(tmp_path) + ["train.threads=2"]))
+        assert torch.get_num_threads() == 2
+        Trainer(load_config(sets=tiny_sets(tmp_path) + ["train.threads=0"]))
+        assert torch.get_num_threads() == 2  # 0 leaves the process setting alone
+    finally:
+        torch.set_num_threads(before)

@@ -98,6 +98,8 @@ class TrainConfig:
     compile: bool = opt(False, "torch.compile G's and D's forward passes (falls back to "
                         "eager with a warning if compilation fails)")
     tensorboard: bool = opt(True, "also write TensorBoard event files")
+    threads: int = opt(0, "CPU threads for torch (0 = PyTorch's default); 1 is fastest for "
+                       "small nets on a busy machine", min=0)
 
 
 @dataclass

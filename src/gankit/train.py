@@ -63,6 +63,8 @@ class Trainer:
         self.device = device_for(device or cfg.device, int(os.environ.get("LOCAL_RANK", 0)))
         self.world = World.from_env(self.device)
         self.world.check_batch(cfg.data.batch_size)
+        if cfg.train.threads:
+            torch.set_num_threads(cfg.train.threads)
         torch.manual_seed(cfg.seed)  # the same initial weights on every rank
         if cfg.train.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
