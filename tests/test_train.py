@@ -119,6 +119,11 @@ def test_cli_reports_bad_config_without_creating_a_run(tmp_path, capsys):
     assert code == 2
     assert "unknown dataset 'rng'" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+    # refused by the trial forward pass of the nets, still before any run directory
+    code = cli(["train", "--set", f"out_dir='{tmp_path}'", "--set", "discriminator.pack=3",
+                "--set", "data.batch_size=64"])
+    assert code == 2 and "not a multiple of 3" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
 
 
 def test_list_shows_every_registry(capsys):

@@ -92,6 +92,7 @@ class Trainer:
         self._hooks = {h: [s for s in self.stabilizers if s.overrides(h)]
                        for h in ("d_input", "penalty", "after_step")}
         self._check_metrics()
+        self._dry_run()
 
     def _compile(self, enabled: bool) -> None:
         """The forward passes the loop calls: compiled when ``train.compile`` is on."""
@@ -113,6 +114,27 @@ class Trainer:
                        for f in ("evaluate_samples", "evaluate_trainer")):
                 raise ValueError(f"eval.metrics: {name!r} cannot be computed during "
                                  "training; use `gankit eval` for it")
+
+    @torch.no_grad()
+    def _dry_run(self) -> None:
+        """One eval-mode forward pass of G and D on a zero batch of the run's size, so a
+        net that cannot take the data or the batch (channels, packing degree...) is
+        refused before a run directory exists. Draws no random numbers."""
+        m = self.cfg.data.batch_size // self.world.size
+        nets = (self.G, self.D)
+        modes = [net.training for net in nets]
+        try:
+            for net in nets:
+                net.eval()
+            x = self.G(torch.zeros(m, self.G.z_dim, device=self.device))
+            if tuple(x.shape[1:]) != tuple(self.data.shape):
+                raise ValueError(f"the generator makes samples of shape {tuple(x.shape[1:])} "
+                                 f"but data set {self.cfg.data.name!r} has shape "
+                                 f"{tuple(self.data.shape)}; change the generator options")
+            self.D(x)
+        finally:
+            for net, mode in zip(nets, modes):
+                net.train(mode)
 
     def metric_names(self) -> List[str]:
         return list(self.cfg.eval.metrics or self.data.default_metrics)
