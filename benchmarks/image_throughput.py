@@ -13,8 +13,6 @@ Images per second count the real and generated images of both steps (4 x batch).
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 from torch.nn import functional as F
@@ -23,6 +21,8 @@ from gankit.config import load_config
 from gankit.data.images import to_unit_range
 from gankit.nets import build_net
 from gankit.train import Trainer
+
+from steptime import race  # benchmarks/steptime.py
 
 PRESET = "configs/dcgan_digits.toml"
 
@@ -71,15 +71,6 @@ class HandLoop:
             p.requires_grad_(True)
 
 
-def timed(step, n: int) -> float:
-    for _ in range(5):  # warm-up
-        step()
-    t0 = time.perf_counter()
-    for _ in range(n):
-        step()
-    return (time.perf_counter() - t0) / n
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -91,11 +82,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     trainer = Trainer(load_config(PRESET, ["seed=0", f"train.g_ema={args.ema}"]))
     hand = HandLoop(trainer)
-    ours, theirs = [], []
-    for _ in range(args.repeats):
-        ours.append(timed(trainer.train_step, args.steps))
-        theirs.append(timed(hand.step, args.steps))
-    o, h = statistics.median(ours), statistics.median(theirs)
+    o, h = race(trainer.train_step, hand.step, args.steps, args.repeats, warmup=5)
     images = 4 * trainer.cfg.data.batch_size
     print(f"DCGAN width {trainer.cfg.generator.options['width']}, "
           f"{trainer.data.shape[1]} px digits, batch {trainer.cfg.data.batch_size}, "

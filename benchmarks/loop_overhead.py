@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import statistics
-import time
 
 import torch
 from torch import nn
@@ -19,6 +17,8 @@ from torch.nn import functional as F
 
 from gankit.config import load_config
 from gankit.train import Trainer
+
+from steptime import race  # benchmarks/steptime.py
 
 
 def mlp(d_in: int, width: int, depth: int, d_out: int) -> nn.Sequential:
@@ -68,15 +68,6 @@ class HandLoop:
             p.requires_grad_(True)
 
 
-def timed(step, n: int) -> float:
-    for _ in range(20):  # warm-up
-        step()
-    t0 = time.perf_counter()
-    for _ in range(n):
-        step()
-    return (time.perf_counter() - t0) / n
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -88,11 +79,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     trainer = Trainer(load_config(sets=[f"data.batch_size={args.batch}", "seed=0"]))
     hand = HandLoop(args.batch)
-    ours, theirs = [], []
-    for _ in range(args.repeats):
-        ours.append(timed(trainer.train_step, args.steps))
-        theirs.append(timed(hand.step, args.steps))
-    o, h = statistics.median(ours), statistics.median(theirs)
+    o, h = race(trainer.train_step, hand.step, args.steps, args.repeats, warmup=20)
     print(f"batch {args.batch}, {args.threads} thread(s), median of {args.repeats} x "
           f"{args.steps} steps")
     print(f"hand-written loop: {h * 1e3:.3f} ms/step ({1 / h:.0f} steps/s)")
