@@ -91,3 +91,12 @@ def test_multi_logit_discriminator_is_refused_with_a_hint():
     D = lambda x: (torch.zeros(len(x), 3), x)  # noqa: E731
     with pytest.raises(ValueError, match="n_out = 1"):
         obj.d_loss(D, REAL, FAKE)
+
+
+@pytest.mark.parametrize("name", ["minimax", "nonsaturating"])
+def test_an_autoencoder_discriminator_is_refused_at_build_time(name, tmp_path):
+    from gankit.config import load_config
+    from gankit.train import Trainer
+
+    with pytest.raises(ValueError, match=f"objective '{name}' reads a logit.*autoencoder"):
+        Trainer(load_config(sets=[f"objective.name='{name}'", "discriminator.net='began'"]))

@@ -7,12 +7,19 @@ paper suggests that G maximise log D(G(z)) instead: :class:`NonSaturating`.
 """
 from __future__ import annotations
 
+from torch import nn
+
 from ..registry import OBJECTIVES
 from .base import DFn, LossAndLogs, Objective, Tensor, bce, single_logit
+from .checks import require_logits
 
 
 class _BinaryGAN(Objective):
     uses_labels = True
+    name = ""
+
+    def check(self, G: nn.Module, D: nn.Module) -> None:
+        require_logits(D, self.name)
 
     def d_loss(self, D: DFn, real: Tensor, fake: Tensor) -> LossAndLogs:
         """-V(D, G) per example: BCE(D(x), 1) + BCE(D(G(z)), 0)."""
@@ -28,6 +35,8 @@ class _BinaryGAN(Objective):
 class Minimax(_BinaryGAN):
     """Goodfellow et al. (2014) Algorithm 1: G descends E_z log(1 - D(G(z)))."""
 
+    name = "minimax"
+
     def g_loss(self, D: DFn, fake: Tensor, real: Tensor | None) -> LossAndLogs:
         # log(1 - sigmoid(l)) = -softplus(l) = -BCE(l, 0)
         loss = -bce(single_logit(D(fake)[0]), 0.0)
@@ -37,6 +46,8 @@ class Minimax(_BinaryGAN):
 @OBJECTIVES.register("nonsaturating")
 class NonSaturating(_BinaryGAN):
     """Goodfellow et al. (2014), Sec. 3: G descends -E_z log D(G(z)) (the -log D trick)."""
+
+    name = "nonsaturating"
 
     def g_loss(self, D: DFn, fake: Tensor, real: Tensor | None) -> LossAndLogs:
         loss = bce(single_logit(D(fake)[0]), 1.0)
