@@ -15,14 +15,13 @@ from __future__ import annotations
 import argparse
 
 import torch
-from torch.nn import functional as F
 
 from gankit.config import load_config
 from gankit.data.images import to_unit_range
 from gankit.nets import build_net
 from gankit.train import Trainer
 
-from steptime import race  # benchmarks/steptime.py
+from steptime import hand_step, race  # benchmarks/steptime.py
 
 PRESET = "configs/dcgan_digits.toml"
 
@@ -50,25 +49,12 @@ class HandLoop:
         self.pos += self.batch
         return to_unit_range(self.images[idx])
 
+    def noise(self) -> torch.Tensor:
+        return torch.randn(self.batch, self.z_dim, generator=self.rng)
+
     def step(self) -> None:
-        z = torch.randn(self.batch, self.z_dim, generator=self.rng)
-        with torch.no_grad():
-            fake = self.G(z)
-        real_logits, fake_logits = self.D(self.real())[0], self.D(fake)[0]
-        d_loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-                  + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
-        self.d_opt.zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.d_opt.step()
-        for p in self.D.parameters():
-            p.requires_grad_(False)
-        logits = self.D(self.G(torch.randn(self.batch, self.z_dim, generator=self.rng)))[0]
-        g_loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
-        self.g_opt.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.g_opt.step()
-        for p in self.D.parameters():
-            p.requires_grad_(True)
+        hand_step(self.G, self.D, lambda x: self.D(x)[0], self.g_opt, self.d_opt,
+                  self.real, self.noise)
 
 
 def main() -> None:

@@ -13,12 +13,11 @@ import math
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from gankit.config import load_config
 from gankit.train import Trainer
 
-from steptime import race  # benchmarks/steptime.py
+from steptime import hand_step, race  # benchmarks/steptime.py
 
 
 def mlp(d_in: int, width: int, depth: int, d_out: int) -> nn.Sequential:
@@ -46,26 +45,11 @@ class HandLoop:
         idx = torch.randint(8, (self.batch,), generator=self.rng)
         return self.centres[idx] + 0.01 * torch.randn(self.batch, 2, generator=self.rng)
 
+    def noise(self) -> torch.Tensor:
+        return torch.randn(self.batch, self.z_dim, generator=self.rng)
+
     def step(self) -> None:
-        z = torch.randn(self.batch, self.z_dim, generator=self.rng)
-        with torch.no_grad():
-            fake = self.G(z)
-        real_logits, fake_logits = self.D(self.real()), self.D(fake)
-        d_loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-                  + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
-        self.d_opt.zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.d_opt.step()
-        z = torch.randn(self.batch, self.z_dim, generator=self.rng)
-        for p in self.D.parameters():
-            p.requires_grad_(False)
-        logits = self.D(self.G(z))
-        g_loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
-        self.g_opt.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.g_opt.step()
-        for p in self.D.parameters():
-            p.requires_grad_(True)
+        hand_step(self.G, self.D, self.D, self.g_opt, self.d_opt, self.real, self.noise)
 
 
 def main() -> None:

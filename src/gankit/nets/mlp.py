@@ -8,6 +8,7 @@ layer is Linear -> [BatchNorm | VBN] -> activation -> [Gaussian noise].
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
@@ -44,13 +45,20 @@ def _stack(d_in: int, opts: "MLP.Options", widths: List[int]) -> Tuple[nn.Sequen
         if opts.noise_hidden:
             layers.append(GaussianNoise(opts.noise_hidden))
         ends.append(len(layers))
-    return nn.Sequential(*layers), ends
+    body = nn.Sequential(*layers)
+    body.has_vbn = opts.vbn  # _run's fast path needs no reference-row bookkeeping
+    return body, ends
 
 
 def _run(body: nn.Sequential, h: torch.Tensor, n_ref: int, start: int = 0,
          stop: Optional[int] = None) -> torch.Tensor:
-    """Apply ``body[start:stop]``; VBN layers are told how many rows are reference rows."""
-    for layer in body[start:stop]:
+    """Apply ``body[start:stop]``; VBN layers are told how many rows are reference rows.
+    (islice, not ``body[start:stop]``: slicing builds a new Sequential on every call.)"""
+    if start >= len(body):
+        return h
+    if not body.has_vbn and start == 0 and stop in (None, len(body)):
+        return body(h)  # the common case: one Sequential call
+    for layer in itertools.islice(body, start, stop):
         h = layer(h, n_ref) if isinstance(layer, VirtualBatchNorm1d) else layer(h)
     return h
 
