@@ -48,8 +48,8 @@ def _start_run(args: argparse.Namespace):
         if args.config:
             raise ConfigError("give either a CONFIG file or --resume RUN_DIR, not both")
         _check_resume_overrides(args.set)
-        run = RunDir.open(args.resume)
-        trainer = Trainer.from_run_dir(run.path, args.set)
+        trainer = Trainer.from_run_dir(args.resume, args.set)
+        run = RunDir.open(args.resume, trainer.cfg.train.tensorboard)
         if trainer.world.is_main:
             run.truncate_after(trainer.step)
             print(f"resuming {run.path} at step {trainer.step}", flush=True)
@@ -57,7 +57,7 @@ def _start_run(args: argparse.Namespace):
     cfg = load_config(args.config, args.set)
     trainer = Trainer(cfg)  # builds everything first: a bad config leaves no run dir
     path = RunDir.create(cfg).path if trainer.world.is_main else None
-    return trainer, RunDir.open(trainer.world.broadcast_object(path))
+    return trainer, RunDir.open(trainer.world.broadcast_object(path), cfg.train.tensorboard)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -66,7 +66,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .train import DivergenceError, fit
 
     trainer, run = _start_run(args)
-    run._tb_enabled = trainer.cfg.train.tensorboard
     main = trainer.world.is_main
     if main:
         print(f"run directory: {run.path}", flush=True)

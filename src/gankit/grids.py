@@ -53,8 +53,8 @@ def save_grid(images: torch.Tensor, path: Path, nrow: Optional[int] = None,
     return path
 
 
-def grid_step(path: Path) -> int:
-    """The training step of a grid file ``step-XXXXXXXXX.png``."""
+def step_of(path: Path) -> int:
+    """The training step in a run file's name, ``step-XXXXXXXXX.png`` / ``.npy``."""
     return int(path.stem.split("-")[1])
 
 
@@ -68,7 +68,7 @@ def stack_grids(paths: List[Path], out: Path, caption: int = 14) -> Path:
                        (255, 255, 255))
     draw, left = ImageDraw.Draw(canvas), 0
     for path, g in zip(paths, grids):
-        draw.text((left + 2, 1), f"step {grid_step(path)}", fill=(0, 0, 0))
+        draw.text((left + 2, 1), f"step {step_of(path)}", fill=(0, 0, 0))
         canvas.paste(g, (left, caption))
         left += g.width + 8
     canvas.save(out)

@@ -11,7 +11,7 @@ from typing import Any, Dict, List
 
 import numpy as np
 
-from .grids import stack_grids
+from .grids import stack_grids, step_of
 from .rundir import RunDir
 
 
@@ -45,7 +45,7 @@ def plot_evolution(snapshots: List[Path], real: np.ndarray, centres, path: Path,
         ax.scatter(fake[:, 0], fake[:, 1], s=2, c="tab:blue", lw=0, alpha=0.6)
         if centres is not None:
             ax.scatter(centres[:, 0], centres[:, 1], marker="x", c="tab:red", s=25, lw=1)
-        ax.set_title(f"step {int(snap.stem.split('-')[1])}", fontsize=9)
+        ax.set_title(f"step {step_of(snap)}", fontsize=9)
         ax.set_xlim(*lim)
         ax.set_ylim(*lim)
         ax.set_aspect("equal")

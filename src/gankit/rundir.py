@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from .config import ConfigError, RunConfig, load_config, save_config
-from .grids import grid_step, save_grid
+from .grids import save_grid, step_of
 
 
 class RunDir:
@@ -87,7 +87,7 @@ class RunDir:
         rows = [r for r in self.read_metrics() if r["step"] <= step and step > 0]
         self.metrics_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
         for snap in self.snapshot_files() + self.grid_files():
-            if int(snap.stem.split("-")[1]) > step or step == 0:
+            if step_of(snap) > step or step == 0:
                 snap.unlink()
 
     # ------------------------------------------------------------------ snapshots
@@ -105,7 +105,7 @@ class RunDir:
 
     def grid_files(self) -> List[Path]:
         folder = self.path / "samples"
-        return sorted(folder.glob("step-*.png"), key=grid_step) if folder.is_dir() else []
+        return sorted(folder.glob("step-*.png"), key=step_of) if folder.is_dir() else []
 
     def close(self) -> None:
         if self._tb is not None:
