@@ -143,3 +143,43 @@ def test_threads_option_sets_torch_threads(tmp_path):
         assert torch.get_num_threads() == 2  # 0 leaves the process setting alone
     finally:
         torch.set_num_threads(before)
+
+
+def test_linear_lr_decay_schedule_and_exact_resume(tmp_path):
+    from gankit.train import lr_factor
+
+    sets = tiny_sets(tmp_path, steps=40) + [
+        "g_optim.lr_decay='linear'", "d_optim.lr_decay='linear'", "d_optim.decay_fraction=0.25"]
+    cfg = load_config(sets=sets)
+    # G decays over the last half (steps 20..40), D over the last quarter (30..40).
+    assert [lr_factor(cfg.g_optim, s, 40) for s in (0, 20, 30, 39, 40)] == [1, 1, 0.5, 0.05, 0]
+    assert [lr_factor(cfg.d_optim, s, 40) for s in (29, 30, 35)] == [1, 1, 0.5]
+    full = Trainer(cfg)
+    lrs = []
+    for _ in range(40):
+        full.train_step()
+        lrs.append((full.g_opt.param_groups[0]["lr"], full.d_opt.param_groups[0]["lr"]))
+    base = cfg.g_optim.lr
+    assert lrs[0] == (base, base) and lrs[25] == pytest.approx((base * 15 / 20, base))
+    assert lrs[-1] == pytest.approx((base * 1 / 20, base * 1 / 10))
+
+    half = Trainer(cfg)
+    for _ in range(25):
+        half.train_step()
+    state = half.state_dict()
+    resumed = Trainer(cfg)
+    resumed.load_state_dict(state)
+    for _ in range(15):
+        resumed.train_step()
+    for key, value in full.G.state_dict().items():
+        assert torch.equal(resumed.G.state_dict()[key], value), key
+
+
+def test_rollback_scales_the_scheduled_rate_too(tmp_path):
+    cfg = load_config(sets=tiny_sets(tmp_path, steps=40) + ["g_optim.lr_decay='linear'"])
+    t = Trainer(cfg)
+    t.scale_lr(0.5)
+    t.step = 30
+    t.train_step()
+    assert t.g_opt.param_groups[0]["lr"] == pytest.approx(cfg.g_optim.lr * 0.5 * 0.5)
+    assert t.d_opt.param_groups[0]["lr"] == pytest.approx(cfg.d_optim.lr * 0.5)

@@ -51,6 +51,16 @@ def make_optimizer(params, cfg: OptimConfig) -> torch.optim.Optimizer:
                            weight_decay=cfg.weight_decay)
 
 
+def lr_factor(cfg: OptimConfig, step: int, total: int) -> float:
+    """Multiplier of the base learning rate at generator step ``step`` of ``total``:
+    1 throughout for ``lr_decay = "none"``; for ``"linear"``, 1 until the last
+    ``decay_fraction`` of the run, then falling linearly to 0 at ``total``."""
+    if cfg.lr_decay == "none":
+        return 1.0
+    span = cfg.decay_fraction * total
+    return min(1.0, max(0.0, (total - step) / span))
+
+
 def _derived_seed(seed: int, stream: int) -> int:
     return (seed * 1_000_003 + stream * 7919) % (2**63)
 
@@ -77,6 +87,12 @@ class Trainer:
         self.stabilizers = build_stabilizers(cfg.stabilizers)
         self.g_opt = make_optimizer(self.G.parameters(), cfg.g_optim)
         self.d_opt = make_optimizer(self.D.parameters(), cfg.d_optim)
+        for opt in (self.g_opt, self.d_opt):
+            for group in opt.param_groups:  # saved with the optimizer, so resume keeps it
+                group["base_lr"] = group["lr"]
+        self._schedules = [(o, c) for o, c in ((self.g_opt, cfg.g_optim),
+                                               (self.d_opt, cfg.d_optim))
+                           if c.lr_decay != "none"]
         self.precision = Precision(cfg.train.precision, self.device)
         self.z_rng = torch.Generator().manual_seed(_derived_seed(cfg.seed, 2))
         torch.manual_seed(_derived_seed(cfg.seed, 10 + self.world.rank))  # per-rank stream
@@ -103,9 +119,17 @@ class Trainer:
                                                                device=self.device))
 
     def scale_lr(self, factor: float) -> None:
+        """Scale both players' base learning rates (a rollback after divergence)."""
         for opt in (self.g_opt, self.d_opt):
             for group in opt.param_groups:
+                group["base_lr"] *= factor
                 group["lr"] *= factor
+
+    def _apply_schedules(self) -> None:
+        for opt, cfg in self._schedules:
+            factor = lr_factor(cfg, self.step, self.cfg.train.steps)
+            for group in opt.param_groups:
+                group["lr"] = group["base_lr"] * factor
 
     # ------------------------------------------------------------------ pieces
     def _check_metrics(self) -> None:
@@ -197,6 +221,8 @@ class Trainer:
 
     def train_step(self) -> Dict[str, torch.Tensor]:
         logs: Dict[str, torch.Tensor] = {}
+        if self._schedules:
+            self._apply_schedules()
         for _ in range(self.objective.d_steps(self.step, self.cfg.train.d_steps)):
             logs.update(self.d_step())
         logs.update(self.g_step())
@@ -265,6 +291,9 @@ class Trainer:
         self.D.load_state_dict(state["D"])
         self.g_opt.load_state_dict(state["g_opt"])
         self.d_opt.load_state_dict(state["d_opt"])
+        for opt in (self.g_opt, self.d_opt):
+            for group in opt.param_groups:  # checkpoints from before lr schedules
+                group.setdefault("base_lr", group["lr"])
         self.precision.load_state_dict(state.get("precision", {}))
         self.objective.load_state_dict(state["objective"])
         self.data.load_state_dict(state["data"])
