@@ -95,20 +95,30 @@ def bench_fid_from_stats(x, y):
 
 
 def torchmetrics_kid(x, y, n_subsets, size, seed):
+    """torchmetrics' poly_mmd on our subsets, in the dtype of the features given."""
     from torchmetrics.image.kid import poly_mmd
 
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     vals = [poly_mmd(xt[i], yt[j]) for i, j in subset_indices(len(x), len(y), n_subsets, size, seed)]
-    return torch.stack(vals).numpy()
+    return torch.stack(vals).double().numpy()
 
 
 def bench_kid(x, y, n_subsets):
-    ours, t_ours = timed(kid_values, x, y, n_subsets, 1000, seed=0)
+    """Ours (float32 Gram products, float64 kernel sums; and all-float64) against
+    torchmetrics in float64 (the same-accuracy comparison) and in float32 (what it
+    computes on Inception's float32 features). Differences are to torchmetrics float64."""
     ref, t_ref = timed(torchmetrics_kid, x, y, n_subsets, 1000, 0)
-    diff = abs(ours.mean() - ref.mean())
-    print(f"KID {n_subsets} subsets of 1000 (float64): gankit {t_ours:.2f}s  torchmetrics "
-          f"{t_ref:.2f}s ({t_ref / t_ours:.1f}x); KID {ours.mean():.6e}, abs diff {diff:.1e}, "
-          f"rel diff {diff / abs(ref.mean()):.1e}")
+    ref32, t_ref32 = timed(torchmetrics_kid, x.astype(np.float32), y.astype(np.float32),
+                           n_subsets, 1000, 0)
+    for gram in ("float32", "float64"):
+        ours, t_ours = timed(kid_values, x, y, n_subsets, 1000, seed=0, gram_dtype=gram)
+        diff = abs(ours.mean() - ref.mean())
+        print(f"KID {n_subsets} subsets of 1000, gankit gram_dtype={gram}: {t_ours:.2f}s; "
+              f"torchmetrics float64 {t_ref:.2f}s ({t_ref / t_ours:.1f}x), float32 "
+              f"{t_ref32:.2f}s ({t_ref32 / t_ours:.1f}x); KID {ours.mean():.6e}, rel diff "
+              f"{diff / abs(ref.mean()):.1e}")
+    print(f"    torchmetrics float32 vs float64: rel diff "
+          f"{abs(ref32.mean() - ref.mean()) / abs(ref.mean()):.1e}")
 
 
 def pot_sinkhorn(C, eps, tol, n_iters):

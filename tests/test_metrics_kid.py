@@ -52,10 +52,40 @@ def test_kid_matches_torchmetrics_on_same_subsets():
     from torchmetrics.image.kid import poly_mmd
 
     x, y = _gauss(300, 16), _gauss(250, 16, 0.2, seed=1)
-    ours = kid_values(x, y, n_subsets=5, subset_size=100, seed=3)
+    exact = kid_values(x, y, n_subsets=5, subset_size=100, seed=3, gram_dtype="float64")
+    fast = kid_values(x, y, n_subsets=5, subset_size=100, seed=3)  # float32 Gram products
     subsets = subset_indices(300, 250, 5, 100, seed=3)
     ref = [poly_mmd(torch.from_numpy(x[i]), torch.from_numpy(y[j])).item() for i, j in subsets]
-    np.testing.assert_allclose(ours, ref, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(exact, ref, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(fast, ref, rtol=1e-6)
+    assert not np.array_equal(fast, exact)  # the default really takes the float32 path
+
+
+def test_float32_gram_error_is_far_below_the_subset_spread():
+    # Non-negative, correlated 2048-d features like Inception pool3. The kernel values
+    # are ~2 while KID is 1e-4..1e-2, so rounding in the Gram is amplified by
+    # cancellation: bound it relative to the kernel scale and to the subset spread.
+    rng = np.random.default_rng(0)
+    mix = rng.normal(size=(64, 2048)) / 8
+
+    def feats(n, scale):
+        return np.maximum(rng.normal(size=(n, 64)) @ mix + 0.3 * rng.normal(size=(n, 2048))
+                          + 0.4, 0) * scale
+
+    x = feats(600, 1.0)
+    for y, rel in ((feats(600, 1.05), 1e-6), (feats(600, 1.0), None)):
+        exact = kid_values(x, y, n_subsets=3, subset_size=500, gram_dtype="float64")
+        fast = kid_values(x, y, n_subsets=3, subset_size=500)
+        err = np.abs(fast - exact).max()
+        assert err < 1e-8 * 2.0 and err < 1e-4 * exact.std()  # kernel values ~2
+        if rel:  # a real difference (KID ~1e-2) agrees to 1e-6 relative
+            assert exact.mean() > 1e-3
+            np.testing.assert_allclose(fast, exact, rtol=rel)
+
+
+def test_unknown_gram_dtype_is_refused():
+    with pytest.raises(ValueError, match="gram_dtype"):
+        kid_values(_gauss(10, 2), _gauss(10, 2), gram_dtype="float16")
 
 
 def test_kid_mean_std_seeded_and_capped():
@@ -65,7 +95,7 @@ def test_kid_mean_std_seeded_and_capped():
     assert kid(x, y, n_subsets=20, seed=2) != a
     # subset size 1000 is capped at 60: one subset equals poly MMD on a 60-point draw
     assert np.isfinite(a.mean)
-    full = kid(x[:60], y, n_subsets=1, subset_size=60)
+    full = kid(x[:60], y, n_subsets=1, subset_size=60, gram_dtype="float64")
     assert full.mean == pytest.approx(poly_mmd2(x[:60], y), rel=1e-10) and full.std == 0.0
 
 

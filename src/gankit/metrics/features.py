@@ -15,6 +15,7 @@ from typing import Callable, Iterator, Optional, Union
 
 import numpy as np
 import torch
+from scipy.linalg import blas
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
 
@@ -57,10 +58,14 @@ def check_same_dim(x: np.ndarray, y: np.ndarray) -> None:
                          f"{y.shape[1]} (fake)")
 
 
-def _scatter(x: np.ndarray) -> np.ndarray:
-    """Centred scatter matrix (x - mean)^T (x - mean); numpy uses BLAS syrk for a.T @ a."""
-    xc = x - x.mean(axis=0)
-    return xc.T @ xc
+_CHUNK = 1024  # rows centred at a time: bounded scratch memory, BLAS-sized products
+
+
+def _upper_to_full(m2: np.ndarray) -> np.ndarray:
+    """The symmetric matrix whose upper triangle ``m2`` holds (the lower part is ignored)."""
+    full = np.triu(m2)
+    full += np.triu(m2, 1).T
+    return full
 
 
 class FeatureStats:
@@ -69,14 +74,17 @@ class FeatureStats:
     ``update`` folds in a batch; ``merge`` folds in another ``FeatureStats`` (e.g. from
     another process). Both use the pairwise update of Chan et al. (1979):
     ``M2 = M2_a + M2_b + delta delta^T n_a n_b / n``, which keeps the centred second
-    moment accurate even when the mean is large relative to the spread.
+    moment accurate even when the mean is large relative to the spread. A batch is
+    centred on its own mean (two passes) and its scatter is added with BLAS ``dsyrk``
+    straight into the upper triangle of ``M2`` (half the flops of a full product, no
+    d x d temporaries); the rank-one correction is BLAS ``dsyr``, also in place.
     """
 
     def __init__(self, dim: Optional[int] = None):
         self.dim = dim
         self.n = 0
         self._mean: Optional[np.ndarray] = None
-        self._m2: Optional[np.ndarray] = None
+        self._m2: Optional[np.ndarray] = None  # Fortran order; only the upper triangle is valid
 
     def update(self, x: ArrayLike) -> "FeatureStats":
         """Add a batch of features of shape (b, d); returns self."""
@@ -85,8 +93,20 @@ class FeatureStats:
             self.dim = x.shape[1]
         if x.shape[1] != self.dim:
             raise ValueError(f"features batch: dimension {x.shape[1]}, expected {self.dim}")
-        self._combine(x.shape[0], x.mean(axis=0), _scatter(x))
+        self._add(x)
         return self
+
+    def _add(self, x: np.ndarray) -> None:
+        """``update`` for a batch already checked: float64, (b, dim), finite."""
+        mean = x.mean(axis=0)
+        if self.n == 0:
+            self._m2 = np.zeros((self.dim, self.dim), order="F")
+        for i in range(0, x.shape[0], _CHUNK):
+            xc = x[i:i + _CHUNK] - mean
+            # xc.T is a Fortran-ordered view: dsyrk reads it without a copy and adds
+            # xc^T xc to the upper triangle of the Fortran-ordered M2 in place.
+            self._m2 = blas.dsyrk(1.0, xc.T, beta=1.0, c=self._m2, trans=0, overwrite_c=1)
+        self._combine(x.shape[0], mean, None)
 
     def merge(self, other: "FeatureStats") -> "FeatureStats":
         """Fold another ``FeatureStats`` into this one; returns self."""
@@ -98,14 +118,18 @@ class FeatureStats:
         self._combine(other.n, other._mean, other._m2)
         return self
 
-    def _combine(self, n_b: int, mean_b: np.ndarray, m2_b: np.ndarray) -> None:
+    def _combine(self, n_b: int, mean_b: np.ndarray, m2_b: Optional[np.ndarray]) -> None:
+        """Chan et al.'s merge; ``m2_b = None`` means it was already added to ``_m2``."""
         if self.n == 0:
-            self.n, self._mean, self._m2 = n_b, mean_b.copy(), m2_b.copy()
+            self.n, self._mean = n_b, mean_b.copy()
+            if m2_b is not None:
+                self._m2 = np.array(m2_b, dtype=np.float64, order="F", copy=True)
             return
         n = self.n + n_b
         delta = mean_b - self._mean
-        self._m2 += m2_b
-        self._m2 += np.outer(delta, delta) * (self.n * n_b / n)
+        if m2_b is not None:
+            self._m2 += m2_b
+        self._m2 = blas.dsyr(self.n * n_b / n, delta, a=self._m2, overwrite_a=1)
         self._mean += delta * (n_b / n)
         self.n = n
 
@@ -119,8 +143,9 @@ class FeatureStats:
     def cov(self) -> np.ndarray:
         """Unbiased covariance matrix (divides by n - 1), float64, exactly symmetric."""
         self._require(2)
-        m2 = self._m2 / (self.n - 1)
-        return (m2 + m2.T) * 0.5
+        cov = _upper_to_full(self._m2)
+        cov /= self.n - 1
+        return cov
 
     def _require(self, k: int) -> None:
         if self.n < k:
@@ -129,7 +154,7 @@ class FeatureStats:
     def state_dict(self) -> dict:
         """Plain arrays, e.g. for ``np.savez`` (a cache of reference statistics)."""
         self._require(1)
-        return {"n": np.int64(self.n), "mean": self._mean.copy(), "m2": self._m2.copy()}
+        return {"n": np.int64(self.n), "mean": self._mean.copy(), "m2": _upper_to_full(self._m2)}
 
     @classmethod
     def from_state_dict(cls, state: dict) -> "FeatureStats":
@@ -142,11 +167,11 @@ class FeatureStats:
     @classmethod
     def from_features(cls, x: ArrayLike, batch_size: Optional[int] = None) -> "FeatureStats":
         """Statistics of a whole (n, d) feature matrix, optionally in batches."""
-        stats = cls()
         x = check_features(x, min_samples=1)
+        stats = cls(x.shape[1])
         step = batch_size or x.shape[0]
         for i in range(0, x.shape[0], step):
-            stats.update(x[i:i + step])
+            stats._add(x[i:i + step])
         return stats
 
 

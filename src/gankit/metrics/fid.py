@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.linalg
+import scipy.linalg.lapack
+import torch
 
 from .features import ArrayLike, FeatureStats, check_features, check_same_dim
 
@@ -27,27 +29,32 @@ def _check_cov(cov: ArrayLike, d: int, name: str) -> np.ndarray:
     return (cov + cov.T) * 0.5
 
 
-def _half_factor(cov: np.ndarray) -> np.ndarray:
-    """A matrix F with F F^T = cov: Cholesky if positive definite, else V sqrt(L)."""
-    try:
-        return scipy.linalg.cholesky(cov, lower=True, check_finite=False)
-    except np.linalg.LinAlgError:
-        w, v = scipy.linalg.eigh(cov, check_finite=False)
-        return v * np.sqrt(np.clip(w, 0.0, None))
-
-
-def _sum_sqrt(eigvals: np.ndarray) -> float:
-    """sum sqrt(lambda), clamping rounding-level negative eigenvalues to zero."""
-    return float(np.sqrt(np.clip(eigvals, 0.0, None)).sum())
-
-
 def trace_sqrt_product(cov1: ArrayLike, cov2: ArrayLike) -> float:
-    """Tr (cov1 cov2)^{1/2} for symmetric PSD matrices, via eigvalsh of F^T cov2 F."""
-    cov1 = np.asarray(cov1, dtype=np.float64)
-    f = _half_factor(cov1)
-    m = f.T @ (np.asarray(cov2, dtype=np.float64) @ f)
-    m = (m + m.T) * 0.5
-    return _sum_sqrt(scipy.linalg.eigh(m, eigvals_only=True, check_finite=False, driver="evr"))
+    """Tr (cov1 cov2)^{1/2} for symmetric PSD matrices, in float64.
+
+    With cov1 = L L^T (Cholesky), LAPACK ``dsygst`` forms L^T cov2 L using the symmetry
+    (half the flops of two general products) and its eigenvalues, those of cov1 cov2,
+    come from a symmetric solver. torch's LAPACK (MKL in the CPU wheels) does the
+    Cholesky factor and the eigenvalues, where it beats scipy's OpenBLAS build about 2x
+    on our machines; scipy provides ``dsygst``, which torch lacks. A singular cov1 falls
+    back to F = V sqrt(Lambda) from its eigendecomposition and F^T cov2 F.
+    Rounding-level negative eigenvalues are clamped to zero.
+    """
+    c1 = torch.as_tensor(np.asarray(cov1, dtype=np.float64))
+    c2 = np.asarray(cov2, dtype=np.float64)
+    chol, info = torch.linalg.cholesky_ex(c1)
+    if int(info) == 0:
+        m, info = scipy.linalg.lapack.dsygst(c2, np.asfortranarray(chol.numpy()), itype=2,
+                                             lower=1)
+        if info != 0:
+            raise ValueError(f"dsygst failed (LAPACK info {info})")
+        m = torch.from_numpy(m)  # lower triangle holds L^T cov2 L
+    else:
+        w, v = torch.linalg.eigh(c1)
+        f = v * w.clamp(min=0.0).sqrt()
+        m = f.T @ (torch.from_numpy(c2) @ f)
+    eig = torch.linalg.eigvalsh(m, UPLO="L")
+    return float(eig.clamp(min=0.0).sqrt().sum())
 
 
 def _finish(mean_term: float, tr1: float, tr2: float, tr_sqrt: float) -> float:
