@@ -29,6 +29,8 @@ class GeneratorEMA:
         self.copy: Optional[nn.Module] = None
         if beta > 0:
             self.copy = copy.deepcopy(G).requires_grad_(False)
+            self._pairs = (list(self.copy.parameters()), list(G.parameters()))
+            self._buffers = (list(self.copy.buffers()), list(G.buffers()))
 
     @property
     def sampler(self) -> nn.Module:
@@ -44,11 +46,10 @@ class GeneratorEMA:
         if self.copy is None:
             return
         decay = self.decay()
-        for avg, p in zip(self.copy.parameters(), self.G.parameters()):
-            avg.lerp_(p, 1.0 - decay)
+        torch._foreach_lerp_(self._pairs[0], self._pairs[1], 1.0 - decay)
         self.updates += 1
-        for avg, b in zip(self.copy.buffers(), self.G.buffers()):
-            avg.copy_(b)
+        if self._buffers[0]:
+            torch._foreach_copy_(self._buffers[0], self._buffers[1])
 
     def state_dict(self) -> Dict[str, Any]:
         if self.copy is None:

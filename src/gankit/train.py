@@ -43,7 +43,7 @@ def make_optimizer(params, cfg: OptimConfig) -> torch.optim.Optimizer:
     """Adam (Kingma & Ba), RMSProp (the WGAN paper's choice) or SGD, from the config."""
     if cfg.name == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2),
-                                weight_decay=cfg.weight_decay)
+                                weight_decay=cfg.weight_decay, fused=cfg.fused or None)
     if cfg.name == "rmsprop":
         return torch.optim.RMSprop(params, lr=cfg.lr, momentum=cfg.momentum,
                                    weight_decay=cfg.weight_decay)
@@ -99,6 +99,7 @@ class Trainer:
         self.world.broadcast_params(self.G)
         self.world.broadcast_params(self.D)
         self._compile(cfg.train.compile)
+        self._d_params = list(self.D.parameters())  # frozen during G's step
         self.step = 0
         self.objective.check(self.G, self.D)
         self.objective.setup(self)
@@ -207,7 +208,7 @@ class Trainer:
         with self.precision.autocast():
             fake = self.g_forward(self.sample_z(self.cfg.data.batch_size))
         real = self.real_batch() if self.objective.g_needs_real else None
-        for p in self.D.parameters():
+        for p in self._d_params:
             p.requires_grad_(False)
         try:
             with self.precision.autocast():
@@ -215,7 +216,7 @@ class Trainer:
             self._check_finite("generator", logs, loss)
             self._update("generator", self.G, self.g_opt, loss)
         finally:
-            for p in self.D.parameters():
+            for p in self._d_params:
                 p.requires_grad_(True)
         return logs
 
