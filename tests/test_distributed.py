@@ -75,3 +75,25 @@ def test_sync_batchnorm_is_refused_on_cpu_ranks_and_a_no_op_alone(tmp_path):
     assert World().sync_batchnorm(net, True, torch.device("cpu")) is net
     sets = tiny_sets(tmp_path, steps=2) + ["train.sync_batchnorm=true", "generator.batchnorm=true"]
     assert main(["train"] + set_args(sets)) == 0
+
+
+def test_two_rank_resume_restores_every_ranks_rng(tmp_path):
+    # Gaussian noise layers in D draw from each rank's own torch stream, so a resume
+    # that gave both ranks rank 0's RNG state would not continue the same run.
+    noisy = ["discriminator.noise_input=0.02", "discriminator.noise_hidden=0.1",
+             "train.eval_every=0", "train.ckpt_every=2"]
+    full = tiny_sets(tmp_path / "full", steps=4) + noisy
+    assert torchrun(2, ["train"] + set_args(full), tmp_path).returncode == 0
+    half = tiny_sets(tmp_path / "half", steps=2) + noisy
+    assert torchrun(2, ["train"] + set_args(half), tmp_path).returncode == 0
+    (run,) = list((tmp_path / "half").iterdir())
+    proc = torchrun(2, ["train", "--resume", str(run), "--set", "train.steps=4"], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (ref,) = list((tmp_path / "full").iterdir())
+    name = "checkpoints/ckpt-000000004.safetensors"
+    a, b = load_checkpoint(ref / name), load_checkpoint(run / name)
+    assert a["rng"]["torch_ranks"].shape[0] == 2
+    assert not torch.equal(a["rng"]["torch_ranks"][0], a["rng"]["torch_ranks"][1])
+    for net in ("G", "D"):
+        for key in a[net]:
+            assert torch.equal(a[net][key], b[net][key]), (net, key)

@@ -14,7 +14,7 @@ patterns DDP's bucketed hooks do not expect.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import torch
 import torch.distributed as dist
@@ -110,6 +110,14 @@ class World:
         box = [obj]
         dist.broadcast_object_list(box, src=0)
         return box[0]
+
+    def gather_object(self, obj: Any) -> List[Any]:
+        """Every rank's ``obj``, in rank order, on every rank (a collective call)."""
+        if self.size == 1:
+            return [obj]
+        out: List[Any] = [None] * self.size
+        dist.all_gather_object(out, obj)
+        return out
 
     def barrier(self) -> None:
         if self.size > 1:

@@ -275,7 +275,11 @@ class Trainer:
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> Dict[str, Any]:
+        """Everything a bit-exact resume needs. With several ranks this is a collective
+        call (every rank's torch RNG state is gathered), so call it on all ranks."""
         rng = {"torch": torch.get_rng_state(), "z": self.z_rng.get_state()}
+        if self.world.size > 1:  # noise layers etc. draw from each rank's own stream
+            rng["torch_ranks"] = torch.stack(self.world.gather_object(rng["torch"]))
         if torch.cuda.is_available():
             rng["cuda"] = torch.cuda.get_rng_state_all()
         return {"step": self.step, "G": self.G.state_dict(), "D": self.D.state_dict(),
@@ -300,7 +304,11 @@ class Trainer:
         self.data.load_state_dict(state["data"])
         for stab, s in zip(self.stabilizers, state["stabilizers"]):
             stab.load_state_dict(s)
-        torch.set_rng_state(state["rng"]["torch"])
+        ranks = state["rng"].get("torch_ranks")
+        if ranks is not None and len(ranks) == self.world.size:
+            torch.set_rng_state(ranks[self.world.rank].clone())
+        else:  # a single-rank checkpoint, or resumed on another number of ranks
+            torch.set_rng_state(state["rng"]["torch"])
         self.z_rng.set_state(state["rng"]["z"])
         if "cuda" in state["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
@@ -440,8 +448,9 @@ def _roll_back(trainer: Trainer, ckpts: CheckpointManager, run: RunDir,
 
 def _save(trainer: Trainer, ckpts: CheckpointManager) -> None:
     trainer.check_parameters()
+    state = trainer.state_dict()  # collective with several ranks
     if trainer.world.is_main:
-        ckpts.save(trainer.step, trainer.state_dict())
+        ckpts.save(trainer.step, state)
     trainer.world.barrier()
 
 
