@@ -16,6 +16,7 @@ TECHNIQUES = {
     "weightnorm_noise": ["discriminator.weightnorm=true", "discriminator.noise_input=0.1",
                          "discriminator.noise_hidden=0.1"],
     "packing": ["discriminator.pack=4"],
+    "r1": ["stabilizers=[{name='r1', gamma=1.0, on='both'}]"],
     "all_at_once": ["stabilizers=[{name='historical_averaging', weight=0.01}, "
                     "{name='instance_noise', sigma0=0.2, steps=4}, {name='vbn'}]",
                     "generator.vbn=true", "generator.vbn_size=16",

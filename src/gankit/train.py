@@ -107,7 +107,7 @@ class Trainer:
             stab.setup(self)
         self.g_ema = GeneratorEMA(self.G, cfg.train.g_ema)  # after setup: copies VBN refs
         self._hooks = {h: [s for s in self.stabilizers if s.overrides(h)]
-                       for h in ("d_input", "penalty", "after_step")}
+                       for h in ("d_input", "penalty", "d_penalty", "after_step")}
         self._check_metrics()
         self._dry_run()
 
@@ -198,6 +198,10 @@ class Trainer:
             fake = self.g_forward(self.sample_z(self.cfg.data.batch_size))
         with self.precision.autocast():
             loss, logs = self.objective.d_loss(self.d_view, real, fake)
+            for stab in self._hooks["d_penalty"]:
+                term = stab.d_penalty(self.d_view, real, fake)
+                logs["d_penalty"] = term.detach()
+                loss = loss + term
         self._check_finite("discriminator", logs, loss)
         self._update("discriminator", self.D, self.d_opt, loss)
         self.objective.after_d_step(self.D)

@@ -5,7 +5,8 @@ from typing import List
 
 from ..config import StabilizerConfig, build_options
 from ..registry import STABILIZERS
-from . import historical_averaging, instance_noise, label_smoothing, vbn  # noqa: F401
+from . import (gradient_penalty, historical_averaging, instance_noise,  # noqa: F401
+               label_smoothing, vbn)
 from .base import Stabilizer
 
 

@@ -1,12 +1,14 @@
 """The stabilizer interface: techniques composed around any objective.
 
-A stabilizer never appears as a branch in the loop. It plugs into four hooks, each
+A stabilizer never appears as a branch in the loop. It plugs into five hooks, each
 optional; the trainer calls only the stabilizers that override a hook:
 
 - ``setup(trainer)``: check it can apply (raise ``ValueError`` saying why) and adjust the
   objective or nets once, before training (e.g. one-sided label smoothing);
 - ``d_input(x, step)``: transform every discriminator input (e.g. instance noise);
 - ``penalty(role, net)``: a term added to that player's loss (e.g. historical averaging);
+- ``d_penalty(D, real, fake)``: a term added to D's loss that needs the step's batches
+  (e.g. the R1 gradient penalty); ``D`` is the discriminator as the objective sees it;
 - ``after_step(role, net, step)``: update internal state after a player's update.
 
 ``role`` is ``"generator"`` or ``"discriminator"``. State that a resumed run needs goes
@@ -36,6 +38,10 @@ class Stabilizer:
         return x
 
     def penalty(self, role: str, net: nn.Module) -> Optional[torch.Tensor]:
+        return None
+
+    def d_penalty(self, D: Any, real: torch.Tensor, fake: torch.Tensor
+                  ) -> Optional[torch.Tensor]:
         return None
 
     def after_step(self, role: str, net: nn.Module, step: int) -> None:

@@ -1,0 +1,57 @@
+"""R1 / R2 zero-centred gradient penalties (Mescheder et al. 2018, eq. 9-10)."""
+import pytest
+import torch
+
+from stab_helpers import assert_resume_exact, cli_train
+from gankit.stabilizers.gradient_penalty import GradientPenalty
+
+
+def make(**kw):
+    return GradientPenalty(GradientPenalty.Options(**kw))
+
+
+def quadratic_d(x):
+    """D(x) = ||x||^2 / 2 + 3: grad_x D = x, so E||grad||^2 = E||x||^2."""
+    return (0.5 * x.pow(2).sum(1, keepdim=True) + 3.0, x)
+
+
+@pytest.mark.parametrize("on, expected", [("real", "real"), ("fake", "fake"),
+                                          ("both", "both")])
+def test_penalty_is_half_gamma_mean_squared_gradient_on_the_chosen_batch(on, expected):
+    torch.manual_seed(0)
+    real, fake = torch.randn(64, 2) + 2.0, torch.randn(64, 2) * 0.3
+    msq = {"real": real.pow(2).sum(1).mean(), "fake": fake.pow(2).sum(1).mean()}
+    want = {"real": msq["real"], "fake": msq["fake"], "both": msq["real"] + msq["fake"]}
+    value = make(gamma=4.0, on=on).d_penalty(quadratic_d, real, fake)
+    torch.testing.assert_close(value, 0.5 * 4.0 * want[expected], rtol=1e-6, atol=0)
+
+
+def test_gradient_reaches_the_discriminator_weights():
+    # D(x) = w . x: the penalty gamma/2 ||w||^2 has gradient gamma w in w.
+    w = torch.tensor([0.5, -2.0], requires_grad=True)
+    D = lambda x: ((x * w).sum(1, keepdim=True), x)  # noqa: E731
+    value = make(gamma=3.0).d_penalty(D, torch.randn(16, 2), torch.randn(16, 2))
+    assert value.item() == pytest.approx(1.5 * (0.25 + 4.0))
+    (grad,) = torch.autograd.grad(value, w)
+    torch.testing.assert_close(grad, 3.0 * w.detach())
+
+
+def test_logged_and_resumes_exactly(tmp_path):
+    full = assert_resume_exact(tmp_path, ["stabilizers=[{name='r1', gamma=1.0}]"])
+    assert full["step"] == 12
+
+
+@pytest.mark.parametrize("extra, msg", [
+    (["objective.name='wgan'", "discriminator.n_out=3"], "3 outputs"),
+])
+def test_refused_where_there_is_no_single_logit(tmp_path, capsys, extra, msg):
+    code = cli_train(tmp_path, 2, ["stabilizers=[{name='r1'}]"] + extra)
+    assert code == 2 and msg in capsys.readouterr().err
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+def test_refused_on_began(tmp_path, capsys):
+    code = cli_train(tmp_path, 2, ["stabilizers=[{name='r1'}]", "objective.name='began'",
+                                   "discriminator.net='began'"])
+    err = capsys.readouterr().err
+    assert code == 2 and "r1: " in err and "autoencoder" in err, err
