@@ -20,6 +20,7 @@ PRESETS = {
     "feature_matching": ("feature_matching", ("discriminator", "feature_layer", -1),
                          "g_loss"),
     "preference": ("preference", ("objective", "name", "preference"), "d_pair_acc"),
+    "fm_ls_ema": ("feature_matching", ("train", "g_ema", 0.999), "g_loss"),
     "sinkhorn": ("sinkhorn", ("objective", "eps", 0.05), "sinkhorn"),
 }
 
@@ -53,3 +54,13 @@ def test_preset_values_are_the_papers():
     began = load_config(CONFIGS / "began.toml")
     assert began.objective.options == {"gamma": 0.5, "lambda_k": 0.001, "k_0": 0.0}
     assert began.discriminator.net == "began" and began.d_optim.lr == 1e-4
+
+
+def test_fm_ls_ema_preset_combines_its_techniques():
+    cfg = load_config(CONFIGS / "fm_ls_ema.toml")
+    assert cfg.objective.name == "feature_matching"
+    assert [(s.name, s.options) for s in cfg.stabilizers] == [("label_smoothing",
+                                                                {"alpha": 0.9})]
+    assert (cfg.train.g_ema, cfg.train.steps) == (0.999, 8000)
+    for o in (cfg.g_optim, cfg.d_optim):
+        assert (o.lr, o.lr_decay, o.decay_fraction) == (5e-4, "linear", 0.5)
