@@ -21,6 +21,7 @@ PRESETS = {
                          "g_loss"),
     "preference": ("preference", ("objective", "name", "preference"), "d_pair_acc"),
     "fm_ls_ema": ("feature_matching", ("train", "g_ema", 0.999), "g_loss"),
+    "ns_r1_ema": ("nonsaturating", ("train", "g_ema", 0.999), "d_real"),
     "sinkhorn": ("sinkhorn", ("objective", "eps", 0.05), "sinkhorn"),
 }
 
