@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from gankit.metrics.features import (FeatureStats, check_features, extract_features,
-                                     identity_features, stream_stats)
+                                     identity_features, stream_stats, symmetric_from_upper)
 
 
 def _data(n=503, d=7, seed=0, offset=1e4):
@@ -71,3 +71,25 @@ def test_stats_need_two_samples_and_one_dimension():
         s.cov
     with pytest.raises(ValueError, match="dimension 4, expected 3"):
         s.update(np.ones((2, 4)))
+
+
+@pytest.mark.parametrize("d", [3, 256, 300, 513])
+def test_symmetric_from_upper_mirrors_exactly_across_blocks(d):
+    m = np.random.default_rng(d).normal(size=(d, d))
+    full = symmetric_from_upper(np.asfortranarray(m))
+    np.testing.assert_array_equal(full, np.triu(m) + np.triu(m, 1).T)
+    np.testing.assert_array_equal(symmetric_from_upper(m), full)  # C order in, same answer
+
+
+@pytest.mark.parametrize("d, batch", [(300, 1), (300, 64), (513, 700)])
+def test_covariance_matches_numpy_to_1e12_beyond_one_block(d, batch):
+    rng = np.random.default_rng(d + batch)
+    x = rng.normal(size=(700, d)) @ rng.normal(size=(d, d)) / np.sqrt(d) + 3.0
+    stats = FeatureStats.from_features(x, batch_size=batch)
+    ref = np.cov(x, rowvar=False)
+    np.testing.assert_allclose(stats.cov, ref, rtol=1e-12, atol=1e-12 * np.abs(ref).max())
+    assert np.array_equal(stats.cov, stats.cov.T)
+    scatter = stats.scatter_upper()
+    assert scatter.flags.f_contiguous and not scatter.flags.writeable
+    np.testing.assert_allclose(np.triu(scatter), np.triu(ref) * 699, rtol=1e-12,
+                               atol=1e-12 * 699 * np.abs(ref).max())

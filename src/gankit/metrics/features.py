@@ -61,10 +61,20 @@ def check_same_dim(x: np.ndarray, y: np.ndarray) -> None:
 _CHUNK = 1024  # rows centred at a time: bounded scratch memory, BLAS-sized products
 
 
-def _upper_to_full(m2: np.ndarray) -> np.ndarray:
-    """The symmetric matrix whose upper triangle ``m2`` holds (the lower part is ignored)."""
-    full = np.triu(m2)
-    full += np.triu(m2, 1).T
+_BLOCK = 256  # columns per block when mirroring a triangle: keeps both sides in cache
+
+
+def symmetric_from_upper(m2: np.ndarray) -> np.ndarray:
+    """The symmetric matrix whose upper triangle ``m2`` holds (the lower part is ignored).
+
+    Copies ``m2`` and mirrors it block by block (``np.triu``'s masks cost 5x more at
+    d = 2048).
+    """
+    full = np.array(m2, dtype=np.float64, order="F")
+    for j in range(0, full.shape[0], _BLOCK):
+        full[j:j + _BLOCK, :j] = full[:j, j:j + _BLOCK].T
+        tile = full[j:j + _BLOCK, j:j + _BLOCK]
+        tile[...] = np.triu(tile) + np.triu(tile, 1).T
     return full
 
 
@@ -78,6 +88,10 @@ class FeatureStats:
     centred on its own mean (two passes) and its scatter is added with BLAS ``dsyrk``
     straight into the upper triangle of ``M2`` (half the flops of a full product, no
     d x d temporaries); the rank-one correction is BLAS ``dsyr``, also in place.
+    OpenBLAS's ``dsyrk`` runs at ``dgemm``'s rate here: 1000 x 2048 rows take 0.10 s
+    against 0.15 s for an upper triangle built from ``dgemm`` on 256-column blocks and
+    0.23 s for the full ``dgemm`` (one core, 2026-11-25). Consumers that read one
+    triangle with LAPACK (FID) take it from :meth:`scatter_upper` without a copy.
     """
 
     def __init__(self, dim: Optional[int] = None):
@@ -143,9 +157,18 @@ class FeatureStats:
     def cov(self) -> np.ndarray:
         """Unbiased covariance matrix (divides by n - 1), float64, exactly symmetric."""
         self._require(2)
-        cov = _upper_to_full(self._m2)
+        cov = symmetric_from_upper(self._m2)
         cov /= self.n - 1
         return cov
+
+    def scatter_upper(self) -> np.ndarray:
+        """The centred scatter ``M2 = sum_i (x_i - mean)(x_i - mean)^T`` as stored:
+        a read-only, Fortran-ordered view whose upper triangle is valid (the lower part
+        is not kept up to date); ``cov`` is its symmetric completion divided by n - 1."""
+        self._require(1)
+        view = self._m2.view()
+        view.flags.writeable = False
+        return view
 
     def _require(self, k: int) -> None:
         if self.n < k:
@@ -154,7 +177,8 @@ class FeatureStats:
     def state_dict(self) -> dict:
         """Plain arrays, e.g. for ``np.savez`` (a cache of reference statistics)."""
         self._require(1)
-        return {"n": np.int64(self.n), "mean": self._mean.copy(), "m2": _upper_to_full(self._m2)}
+        return {"n": np.int64(self.n), "mean": self._mean.copy(),
+                "m2": symmetric_from_upper(self._m2)}
 
     @classmethod
     def from_state_dict(cls, state: dict) -> "FeatureStats":
