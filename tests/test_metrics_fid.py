@@ -103,3 +103,54 @@ def test_bad_features_are_refused():
         fid(np.ones((5, 3)), np.ones((5, 4)))
     with pytest.raises(ValueError, match="at least 2 samples"):
         fid(np.ones((1, 3)), np.ones((5, 3)))
+
+
+def _stats_and_moments(n, d, seed, constant_column=False):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d)) @ rng.normal(size=(d, d)) / np.sqrt(d) + rng.normal(size=d)
+    if constant_column:
+        x[:, 7] = 2.5  # singular covariance: Cholesky fails
+    return FeatureStats.from_features(x, batch_size=128), (x.mean(0), np.cov(x, rowvar=False))
+
+
+@pytest.mark.parametrize("d", [40, 300])  # one block of 256 and several
+def test_fid_from_stats_upper_triangles_match_full_covariances(d):
+    p, (mu1, s1) = _stats_and_moments(700, d, 0)
+    q, (mu2, s2) = _stats_and_moments(650, d, 1)
+    value = fid_from_stats(p, q)
+    assert value == pytest.approx(frechet_distance(mu1, s1, mu2, s2), rel=1e-12)
+    assert value == pytest.approx(_sqrtm_fid(mu1, s1, mu2, s2), rel=1e-9)
+
+
+def test_fid_from_stats_singular_covariance_falls_back():
+    # the fallback mirrors the stored upper triangle; frechet_distance mirrors the lower
+    p, (mu1, s1) = _stats_and_moments(400, 60, 2, constant_column=True)
+    q, (mu2, s2) = _stats_and_moments(400, 60, 3)
+    value = fid_from_stats(p, q)
+    assert value == pytest.approx(frechet_distance(mu1, s1, mu2, s2), rel=1e-10)
+    ref = np.trace(s1) + np.trace(s2) + ((mu1 - mu2) ** 2).sum() \
+        - 2 * np.sqrt(np.linalg.eigvals(s1 @ s2).real.clip(0)).sum()
+    assert value == pytest.approx(ref, rel=1e-8)
+
+
+def test_covariances_are_symmetrised_across_blocks():
+    rng = np.random.default_rng(6)
+    d = 300
+    s1, s2 = _spd(d, rng), _spd(d, rng, 0.2)
+    skew = rng.normal(size=(d, d)) * 1e-3
+    skew -= skew.T  # (s + skew) averages back to s; either triangle alone would not
+    mu = np.zeros(d)
+    assert frechet_distance(mu, s1 + skew, mu, s2 - skew) == pytest.approx(
+        frechet_distance(mu, s1, mu, s2), rel=1e-13)
+    assert trace_sqrt_product(s1 + skew, s2) == pytest.approx(trace_sqrt_product(s1, s2),
+                                                              rel=1e-13)
+
+
+def test_fid_from_stats_refuses_bad_statistics():
+    x = np.random.default_rng(7).normal(size=(10, 4))
+    with pytest.raises(ValueError, match="mismatched feature dimensions"):
+        fid_from_stats(FeatureStats.from_features(x), FeatureStats.from_features(x[:, :3]))
+    with pytest.raises(ValueError, match="at least 2"):
+        fid_from_stats(FeatureStats.from_features(x), FeatureStats.from_features(x[:1]))
+    with pytest.raises(ValueError, match="NaN or inf"):
+        fid_from_stats(FeatureStats.from_features(x), FeatureStats.from_features(x * 1e300))

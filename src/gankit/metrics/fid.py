@@ -14,47 +14,77 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.linalg
-import scipy.linalg.lapack
-import torch
+import scipy.linalg.lapack as lapack
 
-from .features import ArrayLike, FeatureStats, check_features, check_same_dim
+from .features import (ArrayLike, FeatureStats, check_features, check_same_dim,
+                       symmetric_from_upper)
+
+_BLOCK = 256  # rows per block when symmetrising a covariance
 
 
 def _check_cov(cov: ArrayLike, d: int, name: str) -> np.ndarray:
+    """``(cov + cov^T) / 2`` as a Fortran-ordered array whose lower triangle is valid.
+
+    Only the triangle LAPACK reads is formed, block row by block row (half the
+    transposed reads of the full symmetrisation).
+    """
     cov = np.asarray(cov, dtype=np.float64)
     if cov.shape != (d, d):
         raise ValueError(f"{name}: expected shape ({d}, {d}), got {cov.shape}")
     if not np.isfinite(cov).all():
         raise ValueError(f"{name}: contains NaN or inf")
-    return (cov + cov.T) * 0.5
+    upper = np.zeros((d, d))  # C order: its upper triangle is the lower one of .T
+    for i in range(0, d, _BLOCK):
+        rows = upper[i:i + _BLOCK, i:]
+        np.add(cov[i:i + _BLOCK, i:], cov[i:, i:i + _BLOCK].T, out=rows)
+        rows *= 0.5
+    return upper.T
+
+
+def _eigvalsh(m: np.ndarray, lower: bool) -> np.ndarray:
+    """Eigenvalues of the symmetric matrix in one triangle of ``m`` (overwritten)."""
+    return scipy.linalg.eigh(m, lower=lower, eigvals_only=True, driver="evd",
+                             overwrite_a=True, check_finite=False)
+
+
+def _trace_sqrt_tri(a: np.ndarray, b: np.ndarray, lower: bool) -> float:
+    """Tr (A B)^{1/2} for symmetric PSD A, B given by one triangle (``lower`` or upper)
+    of Fortran-ordered ``a`` and ``b``, which are not modified.
+
+    With A = L L^T (LAPACK ``dpotrf``), ``dsygst`` forms L^T B L using the symmetry
+    (half the flops of two general products); its eigenvalues, those of A B, come from
+    ``dsyevd`` (tridiagonal reduction + ``dsterf``). Measured on one core at d = 2048
+    (2026-11-25): ``dpotrf`` 0.10 s, ``dsygst`` 0.38 s, eigenvalues 0.70 s; scipy's
+    ``evd``, ``evr`` and torch's ``eigvalsh`` are within noise of each other (the
+    memory-bound tridiagonal reduction dominates; LAPACK's 2-stage reduction is not
+    exposed by scipy). A singular A falls back to F = V sqrt(Lambda) from its
+    eigendecomposition and F^T B F. Rounding-level negative eigenvalues are clamped.
+    """
+    chol, info = lapack.dpotrf(a, lower=lower, clean=0)
+    if info == 0:
+        m, info = lapack.dsygst(b, chol, itype=2, lower=lower)
+        if info != 0:
+            raise ValueError(f"dsygst failed (LAPACK info {info})")
+        eig = _eigvalsh(m, lower)
+    elif info > 0:  # not positive definite
+        full_a, full_b = (symmetric_from_upper(t.T if lower else t) for t in (a, b))
+        w, v = scipy.linalg.eigh(full_a, check_finite=False)
+        f = v * np.sqrt(w.clip(min=0.0))
+        eig = _eigvalsh(f.T @ (full_b @ f), lower=False)
+    else:
+        raise ValueError(f"dpotrf failed (LAPACK info {info})")
+    return float(np.sqrt(eig.clip(min=0.0)).sum())
 
 
 def trace_sqrt_product(cov1: ArrayLike, cov2: ArrayLike) -> float:
     """Tr (cov1 cov2)^{1/2} for symmetric PSD matrices, in float64.
 
-    With cov1 = L L^T (Cholesky), LAPACK ``dsygst`` forms L^T cov2 L using the symmetry
-    (half the flops of two general products) and its eigenvalues, those of cov1 cov2,
-    come from a symmetric solver. torch's LAPACK (MKL in the CPU wheels) does the
-    Cholesky factor and the eigenvalues, where it beats scipy's OpenBLAS build about 2x
-    on our machines; scipy provides ``dsygst``, which torch lacks. A singular cov1 falls
-    back to F = V sqrt(Lambda) from its eigendecomposition and F^T cov2 F.
-    Rounding-level negative eigenvalues are clamped to zero.
+    The eigenvalues of cov1 cov2 equal those of L^T cov2 L with cov1 = L L^T; see
+    :func:`_trace_sqrt_tri`. The inputs are symmetrised first.
     """
-    c1 = torch.as_tensor(np.asarray(cov1, dtype=np.float64))
-    c2 = np.asarray(cov2, dtype=np.float64)
-    chol, info = torch.linalg.cholesky_ex(c1)
-    if int(info) == 0:
-        m, info = scipy.linalg.lapack.dsygst(c2, np.asfortranarray(chol.numpy()), itype=2,
-                                             lower=1)
-        if info != 0:
-            raise ValueError(f"dsygst failed (LAPACK info {info})")
-        m = torch.from_numpy(m)  # lower triangle holds L^T cov2 L
-    else:
-        w, v = torch.linalg.eigh(c1)
-        f = v * w.clamp(min=0.0).sqrt()
-        m = f.T @ (torch.from_numpy(c2) @ f)
-    eig = torch.linalg.eigvalsh(m, UPLO="L")
-    return float(eig.clamp(min=0.0).sqrt().sum())
+    c1 = np.asarray(cov1, dtype=np.float64)
+    d = c1.shape[0] if c1.ndim else 0
+    return _trace_sqrt_tri(_check_cov(c1, d, "cov1"), _check_cov(cov2, d, "cov2"), lower=True)
 
 
 def _finish(mean_term: float, tr1: float, tr2: float, tr_sqrt: float) -> float:
@@ -80,13 +110,29 @@ def frechet_distance(mu1: ArrayLike, cov1: ArrayLike, mu2: ArrayLike, cov2: Arra
     d = mu1.shape[0]
     cov1, cov2 = _check_cov(cov1, d, "cov1"), _check_cov(cov2, d, "cov2")
     diff = mu1 - mu2
-    tr_sqrt = trace_sqrt_product(cov1, cov2)
+    tr_sqrt = _trace_sqrt_tri(cov1, cov2, lower=True)
     return _finish(float(diff @ diff), float(np.trace(cov1)), float(np.trace(cov2)), tr_sqrt)
 
 
 def fid_from_stats(p: FeatureStats, q: FeatureStats) -> float:
-    """FID between two streamed :class:`FeatureStats`."""
-    return frechet_distance(p.mean, p.cov, q.mean, q.cov)
+    """FID between two streamed :class:`FeatureStats`.
+
+    Works on the stored scatter matrices M2 = (n - 1) S directly (their upper
+    triangles; no symmetric copies, no scaling passes): the eigenvalues of S_P S_Q are
+    those of M2_P M2_Q divided by (n_P - 1)(n_Q - 1).
+    """
+    p._require(2)
+    q._require(2)
+    if p.dim != q.dim:
+        raise ValueError(f"mismatched feature dimensions: {p.dim} (real) vs {q.dim} (fake)")
+    a, b = p.scatter_upper(), q.scatter_upper()
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise ValueError("feature statistics contain NaN or inf (overflow?)")
+    dof_p, dof_q = p.n - 1, q.n - 1
+    tr_sqrt = _trace_sqrt_tri(a, b, lower=False) / np.sqrt(float(dof_p) * dof_q)
+    diff = p.mean - q.mean
+    tr_p, tr_q = float(np.trace(a)) / dof_p, float(np.trace(b)) / dof_q
+    return _finish(float(diff @ diff), tr_p, tr_q, tr_sqrt)
 
 
 def _fid_small_n(x: np.ndarray, y: np.ndarray) -> float:
