@@ -61,6 +61,22 @@ def test_kid_matches_torchmetrics_on_same_subsets():
     assert not np.array_equal(fast, exact)  # the default really takes the float32 path
 
 
+@pytest.mark.parametrize("degree", [2, 3, 4])
+def test_kid_degrees_match_torchmetrics_in_both_dtypes(degree):
+    # the symmetric blocks come from syrk's upper triangle with the zero lower triangle
+    # accounted for in closed form; that closed form depends on the degree
+    from torchmetrics.image.kid import poly_mmd
+
+    x, y = _gauss(90, 12, seed=4), _gauss(70, 12, 0.3, seed=5)
+    subsets = list(subset_indices(90, 70, 3, 50, seed=1))
+    ref = [poly_mmd(torch.from_numpy(x[i]), torch.from_numpy(y[j]), degree=degree).item()
+           for i, j in subsets]
+    for gram, rtol in (("float64", 1e-10), ("float32", 1e-5)):
+        vals = kid_values(x, y, n_subsets=3, subset_size=50, degree=degree, seed=1,
+                          gram_dtype=gram)
+        np.testing.assert_allclose(vals, ref, rtol=rtol, atol=1e-12)
+
+
 def test_float32_gram_error_is_far_below_the_subset_spread():
     # Non-negative, correlated 2048-d features like Inception pool3. The kernel values
     # are ~2 while KID is 1e-4..1e-2, so rounding in the Gram is amplified by

@@ -24,6 +24,7 @@ from typing import Iterator, Optional, Tuple
 
 import numpy as np
 import torch
+from scipy.linalg import blas
 
 from .features import ArrayLike, check_features, check_same_dim
 from .isc import MeanStd
@@ -117,49 +118,62 @@ def subset_indices(n_x: int, n_y: int, n_subsets: int, size: int,
 GRAM_DTYPES = {"float32": np.float32, "float64": np.float64}
 
 
-def _poly_kernel_sum(gram: np.ndarray, gamma: float, coef: float, degree: int,
-                     off_diagonal: bool) -> float:
-    """sum of (gamma g + coef)^degree over the Gram entries (the diagonal left out when
-    ``off_diagonal``), elementwise in the Gram's dtype, overwriting it; sums in float64."""
-    t = torch.from_numpy(gram)
-    t.mul_(gamma).add_(coef)
+def _poly_kernel_sums(gram: np.ndarray, degree: int) -> Tuple[float, float]:
+    """Sum and trace of (g + 1)^degree over a Gram matrix already scaled by gamma,
+    elementwise in its dtype, overwriting it; both accumulated in float64."""
+    t = torch.from_numpy(gram).add_(1.0)
     if degree == 3:
         k = torch.mul(t, t).mul_(t)
     else:
         k = t.pow_(degree)
-    total = float(k.sum(dtype=torch.float64))
-    return total - float(k.diagonal().sum(dtype=torch.float64)) if off_diagonal else total
+    return float(k.sum(dtype=torch.float64)), float(k.diagonal().sum(dtype=torch.float64))
+
+
+def _upper_kernel_offdiag(gram: np.ndarray, degree: int) -> float:
+    """Off-diagonal sum of (g + 1)^degree over a symmetric Gram (scaled by gamma) whose
+    strict lower triangle is 0 (``syrk`` writes only the upper one): each of those
+    n (n - 1) / 2 entries contributes exactly (0 + 1)^degree = 1 to the total."""
+    total, diag = _poly_kernel_sums(gram, degree)
+    n = gram.shape[0]
+    return 2.0 * (total - diag - n * (n - 1) // 2)
 
 
 def kid_values(x: ArrayLike, y: ArrayLike, n_subsets: int = 100, subset_size: int = 1000,
                degree: int = 3, seed: int = 0, gram_dtype: str = "float32") -> np.ndarray:
     """Per-subset polynomial-kernel MMD^2 (Binkowski et al. 2018); size capped at n.
 
-    The three Gram blocks of a subset are BLAS products in ``gram_dtype``: ``ssyrk`` /
-    ``sgemm`` by default, twice the speed of float64 (x x^T and y y^T use the symmetric
-    product, half the flops of the general one); the kernel is applied in the same
-    dtype and every sum is accumulated in float64. In float32 this moves KID by about
-    1e-8 relative on Inception-sized features (d = 2048), orders of magnitude below the
-    spread between subsets (torchmetrics on float32 features, which also sums in
-    float32, moves it by ~1e-5); ``gram_dtype = "float64"`` is double throughout.
+    The three Gram blocks of a subset are BLAS products in ``gram_dtype`` with the
+    kernel's gamma = 1/d as their ``alpha``: ``ssyrk`` into the upper triangle for
+    x x^T and y y^T (half the flops of a general product; the untouched zero lower
+    triangle is accounted for in closed form) and ``sgemm`` for x y^T, twice the speed
+    of float64; the kernel is applied in the same dtype and every sum is accumulated in
+    float64. In float32 this moves KID by ~2e-8 relative on Inception-sized features
+    (d = 2048), orders of magnitude below the spread between subsets (torchmetrics on
+    float32 features, which also sums in float32, moves it by 1e-6..1e-5);
+    ``gram_dtype = "float64"`` is double throughout. The products are the cost: 2/3 of
+    the flops of three general products, which bounds the speed-up over torchmetrics
+    (three general products) at about 1.5x in the same dtype.
     """
     x, y = _pair(x, y)
     if n_subsets < 1:
         raise ValueError(f"n_subsets must be >= 1, got {n_subsets}")
     if gram_dtype not in GRAM_DTYPES:
         raise ValueError(f"gram_dtype must be one of {sorted(GRAM_DTYPES)}, got {gram_dtype!r}")
-    size = min(subset_size, x.shape[0], y.shape[0])
-    d = x.shape[1]
-    xw = x.astype(GRAM_DTYPES[gram_dtype], copy=False)
-    yw = y.astype(GRAM_DTYPES[gram_dtype], copy=False)
+    dtype = GRAM_DTYPES[gram_dtype]
+    syrk, gemm = blas.get_blas_funcs(("syrk", "gemm"), dtype=dtype)
+    size, d = min(subset_size, x.shape[0], y.shape[0]), x.shape[1]
+    gamma = 1.0 / d
+    xw, yw = x.astype(dtype, copy=False), y.astype(dtype, copy=False)
+    xs, ys = np.empty((size, d), dtype), np.empty((size, d), dtype)
     out = np.empty(n_subsets)
-    pairs = size * (size - 1)
     for s, (ix, iy) in enumerate(subset_indices(x.shape[0], y.shape[0], n_subsets, size, seed)):
-        xs, ys = xw[ix], yw[iy]
-        k_xx = _poly_kernel_sum(xs @ xs.T, 1.0 / d, 1.0, degree, True)  # numpy: syrk
-        k_yy = _poly_kernel_sum(ys @ ys.T, 1.0 / d, 1.0, degree, True)
-        k_xy = _poly_kernel_sum(xs @ ys.T, 1.0 / d, 1.0, degree, False)
-        out[s] = (k_xx + k_yy) / pairs - 2.0 * k_xy / (size * size)
+        np.take(xw, ix, axis=0, out=xs)
+        np.take(yw, iy, axis=0, out=ys)
+        k_xx, k_yy = (_upper_kernel_offdiag(
+            syrk(gamma, a.T, trans=1, c=np.zeros((size, size), dtype, order="F"),
+                 overwrite_c=1), degree) for a in (xs, ys))
+        k_xy = _poly_kernel_sums(gemm(gamma, xs.T, ys.T, trans_a=1), degree)[0]
+        out[s] = (k_xx + k_yy) / (size * (size - 1)) - 2.0 * k_xy / (size * size)
     return out
 
 
