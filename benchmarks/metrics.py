@@ -7,10 +7,15 @@ One process, same inputs for everyone, printed ratios (reference time / gankit t
   * Sinkhorn, n = 1000, several eps, vs POT ot.sinkhorn2(method="sinkhorn_log");
   * Inception-v3 (random weights) feature extraction, images/s on the CPU.
 
-Run: OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
-         .venv/bin/python benchmarks/metrics.py [--quick]
-(the same thread count for every library; on a busy machine torch's spinning intra-op
-threads otherwise dominate the small Sinkhorn kernels).
+Run (one thread, pinned to one core):
+    taskset -c 0 env OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+        .venv/bin/python benchmarks/metrics.py [--quick] [--only fid] [--repeat 3]
+``--threads N`` (default 1) sets torch's intra-op threads; numpy/scipy's OpenBLAS and
+torch's MKL read their thread counts from the environment at start-up, so set
+OMP_NUM_THREADS, OPENBLAS_NUM_THREADS and MKL_NUM_THREADS to the same N (the script
+prints them and warns on a mismatch). The same thread count for every library matters:
+on a busy machine torch's spinning intra-op threads otherwise dominate the small
+Sinkhorn kernels. ``--repeat R`` reports the best of R runs of each method.
 """
 from __future__ import annotations
 
@@ -30,10 +35,17 @@ from gankit.metrics.kid import kid_values, subset_indices
 from gankit.metrics.sinkhorn import cost_matrix, sinkhorn_solve
 
 
+REPEAT = 1  # runs per timed call (--repeat); the best time is reported
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def timed(fn, *args, **kw):
-    t = time.perf_counter()
-    out = fn(*args, **kw)
-    return out, time.perf_counter() - t
+    best = float("inf")
+    for _ in range(REPEAT):
+        t = time.perf_counter()
+        out = fn(*args, **kw)
+        best = min(best, time.perf_counter() - t)
+    return out, best
 
 
 def fake_features(n, d, seed):
@@ -87,11 +99,14 @@ def bench_fid_from_stats(x, y):
 
     args = (x.mean(0), np.cov(x, rowvar=False), y.mean(0), np.cov(y, rowvar=False))
     ours, t_ours = timed(frechet_distance, *args)
+    p, q = FeatureStats.from_features(x, 1000), FeatureStats.from_features(y, 1000)
+    _, t_stats = timed(fid_from_stats, p, q)
     mu1, s1, mu2, s2 = args
     _, t_pf = timed(lambda: scipy.linalg.sqrtm(s1.dot(s2)).real)
     _, t_tm = timed(_compute_fid, *(torch.from_numpy(a) for a in args))
     print(f"    stats -> number only: gankit {t_ours:.2f}s  sqrtm {t_pf:.2f}s "
-          f"({t_pf / t_ours:.1f}x)  torchmetrics {t_tm:.2f}s ({t_tm / t_ours:.1f}x)")
+          f"({t_pf / t_ours:.1f}x)  torchmetrics {t_tm:.2f}s ({t_tm / t_ours:.1f}x); "
+          f"gankit from FeatureStats (no symmetrisation) {t_stats:.2f}s")
 
 
 def torchmetrics_kid(x, y, n_subsets, size, seed):
@@ -180,9 +195,20 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke test")
     ap.add_argument("--only", choices=("fid", "kid", "sinkhorn", "inception"), default=None)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch intra-op threads; set OMP/OPENBLAS/MKL_NUM_THREADS to match")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per method, best reported")
     args = ap.parse_args()
-    print(f"cpus {os.cpu_count()}, torch threads {torch.get_num_threads()}, load average "
-          f"{os.getloadavg()[0]:.1f}")
+    global REPEAT
+    REPEAT = max(args.repeat, 1)
+    torch.set_num_threads(args.threads)
+    env = {v: os.environ.get(v, "unset") for v in _THREAD_VARS}
+    print(f"threads {args.threads} (torch {torch.get_num_threads()}; "
+          + ", ".join(f"{k}={v}" for k, v in env.items())
+          + f"), cpus {os.cpu_count()}, usable {len(os.sched_getaffinity(0))}, "
+          f"load average {os.getloadavg()[0]:.1f}, best of {REPEAT}")
+    if any(v != str(args.threads) for v in env.values()):
+        print(f"WARNING: the BLAS thread variables do not all equal --threads {args.threads}")
     run = lambda name: args.only in (None, name)  # noqa: E731
     if run("fid") or run("kid"):
         x, y = bench_fid(2000 if args.quick else 10_000)
