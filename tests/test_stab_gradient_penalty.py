@@ -36,6 +36,27 @@ def test_gradient_reaches_the_discriminator_weights():
     torch.testing.assert_close(grad, 3.0 * w.detach())
 
 
+def test_lazy_penalty_applies_every_nth_step_scaled_by_n():
+    # StyleGAN2's lazy regularisation: due on D steps 0, 4, 8, ..., weight gamma * 4 there,
+    # so the sum over any 4 consecutive steps equals the eager penalty's.
+    torch.manual_seed(0)
+    real, fake = torch.randn(32, 2) + 1.0, torch.randn(32, 2)
+    eager = make(gamma=2.0).d_penalty(quadratic_d, real, fake)
+    lazy = make(gamma=2.0, every=4)
+    values = [lazy.d_penalty(quadratic_d, real, fake) for _ in range(9)]
+    assert [i for i, v in enumerate(values) if v is not None] == [0, 4, 8]
+    for i in (0, 4, 8):
+        torch.testing.assert_close(values[i], 4.0 * eager, rtol=1e-6, atol=0)
+    assert lazy.state_dict() == {"calls": 9}
+
+
+def test_lazy_schedule_resumes_exactly(tmp_path):
+    # 6 steps, then resume: step 6 is not due (6 % 4 = 2), so a counter that restarted
+    # at 0 would apply the penalty there and the runs would differ.
+    full = assert_resume_exact(tmp_path, ["stabilizers=[{name='r1', gamma=1.0, every=4}]"])
+    assert full["stabilizers"][0]["calls"] == 12
+
+
 def test_logged_and_resumes_exactly(tmp_path):
     full = assert_resume_exact(tmp_path, ["stabilizers=[{name='r1', gamma=1.0}]"])
     assert full["step"] == 12

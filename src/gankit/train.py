@@ -200,8 +200,9 @@ class Trainer:
             loss, logs = self.objective.d_loss(self.d_view, real, fake)
             for stab in self._hooks["d_penalty"]:
                 term = stab.d_penalty(self.d_view, real, fake)
-                logs["d_penalty"] = term.detach()
-                loss = loss + term
+                if term is not None:  # None: not due this step (lazy regularisation)
+                    logs["d_penalty"] = term.detach()
+                    loss = loss + term
         self._check_finite("discriminator", logs, loss)
         self._update("discriminator", self.D, self.d_opt, loss)
         self.objective.after_d_step(self.D)
@@ -338,16 +339,16 @@ class _Mean:
 
     def __init__(self):
         self.sums: Dict[str, float] = {}
-        self.n = 0
+        self.counts: Dict[str, int] = {}  # per key: some are not logged every step
 
     def add(self, logs: Dict[str, torch.Tensor]) -> None:
         for key, value in logs.items():
             self.sums[key] = self.sums.get(key, 0.0) + float(value)
-        self.n += 1
+            self.counts[key] = self.counts.get(key, 0) + 1
 
     def pop(self) -> Dict[str, float]:
-        out = {k: v / max(self.n, 1) for k, v in self.sums.items()}
-        self.sums, self.n = {}, 0
+        out = {k: v / self.counts[k] for k, v in self.sums.items()}
+        self.sums, self.counts = {}, {}
         return out
 
 

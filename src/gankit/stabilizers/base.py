@@ -9,6 +9,7 @@ optional; the trainer calls only the stabilizers that override a hook:
 - ``penalty(role, net)``: a term added to that player's loss (e.g. historical averaging);
 - ``d_penalty(D, real, fake)``: a term added to D's loss that needs the step's batches
   (e.g. the R1 gradient penalty); ``D`` is the discriminator as the objective sees it;
+  ``None`` adds nothing that step (e.g. lazy regularisation);
 - ``after_step(role, net, step)``: update internal state after a player's update.
 
 ``role`` is ``"generator"`` or ``"discriminator"``. State that a resumed run needs goes
