@@ -50,6 +50,14 @@ def test_lazy_penalty_applies_every_nth_step_scaled_by_n():
     assert lazy.state_dict() == {"calls": 9}
 
 
+def test_samples_estimates_the_penalty_on_the_first_rows_only():
+    torch.manual_seed(0)
+    real, fake = torch.randn(64, 2) + 2.0, torch.randn(64, 2)
+    value = make(gamma=2.0, samples=16, on="both").d_penalty(quadratic_d, real, fake)
+    want = real[:16].pow(2).sum(1).mean() + fake[:16].pow(2).sum(1).mean()
+    torch.testing.assert_close(value, want, rtol=1e-6, atol=0)
+
+
 def test_lazy_schedule_resumes_exactly(tmp_path):
     # 6 steps, then resume: step 6 is not due (6 % 4 = 2), so a counter that restarted
     # at 0 would apply the penalty there and the runs would differ.
@@ -64,10 +72,14 @@ def test_logged_and_resumes_exactly(tmp_path):
 
 @pytest.mark.parametrize("extra, msg", [
     (["objective.name='wgan'", "discriminator.n_out=3"], "3 outputs"),
+    (["stabilizers=[{name='r1', samples=65}]"], "r1.samples = 65 but each batch has 64"),
+    (["stabilizers=[{name='r1', samples=30}]", "discriminator.pack=4"],
+     "r1.samples = 30 is not a multiple of discriminator.pack = 4"),
 ])
 def test_refused_where_there_is_no_single_logit(tmp_path, capsys, extra, msg):
     code = cli_train(tmp_path, 2, ["stabilizers=[{name='r1'}]"] + extra)
-    assert code == 2 and msg in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert code == 2 and msg in err, err
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
 
 
