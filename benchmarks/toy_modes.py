@@ -65,12 +65,12 @@ def run_one(job: Dict[str, Any]) -> Dict[str, Any]:
     return {**job, **result, "seconds": seconds, "steps_run": trainer.step}
 
 
-def mean_se(values: List[float]) -> str:
+def mean_se(values: List[float], digits: int = 2) -> str:
     if not values:
         return "n/a"
     m = statistics.fmean(values)
     se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
-    return f"{m:.2f} ± {se:.2f}"
+    return f"{m:.{digits}f} ± {se:.{digits}f}"
 
 
 def summarise(rows: List[Dict[str, Any]]) -> List[str]:
@@ -82,7 +82,7 @@ def summarise(rows: List[Dict[str, Any]]) -> List[str]:
     for (variant, data), rs in groups.items():
         kls = [r["kl"] for r in rs if r["kl"] is not None]
         missing = len(rs) - len(kls)
-        kl = mean_se(kls) + (f" ({missing} run(s) without HQ samples)" if missing else "")
+        kl = mean_se(kls, 4) + (f" ({missing} run(s) without HQ samples)" if missing else "")
         lines.append(f"| {variant} | {data} | {len(rs)} | {mean_se([r['modes'] for r in rs])} "
                      f"| {mean_se([r['hq'] for r in rs])} | {kl} "
                      f"| {statistics.fmean(r['seconds'] for r in rs):.1f} |")

@@ -18,8 +18,8 @@ penalty is computed on one discriminator step in N only, and multiplied by N the
 its average weight per step is unchanged while N - 1 steps in N skip its extra forward
 pass and double backward (about a third of a toy step's time). StyleGAN2 uses N = 16.
 With ``samples = n`` the expectation is estimated on the first n examples of the batch
-only (an unbiased estimate, as the batch is i.i.d.), which cuts the penalty's cost by
-the same factor on every step instead of concentrating it on one step in N.
+(all of them if it has fewer): an unbiased estimate, the batch being i.i.d., that cuts
+the penalty's cost on every step instead of concentrating it on one step in N.
 """
 from __future__ import annotations
 
@@ -58,8 +58,8 @@ class GradientPenalty(Stabilizer):
         every: int = opt(1, "lazy regularisation: apply the penalty, times every, on one "
                          "discriminator step in every (1 = each step; StyleGAN2: 16)",
                          min=1)
-        samples: int = opt(0, "examples of each batch the expectation is estimated on "
-                           "(0 = the whole batch); a smaller unbiased estimate costs less",
+        samples: int = opt(0, "estimate the expectation on at most this many examples "
+                           "of each batch (0 = the whole batch); cheaper, still unbiased",
                            min=0)
 
     def __init__(self, opts: Any):
@@ -75,11 +75,7 @@ class GradientPenalty(Stabilizer):
             raise ValueError(f"r1: the penalty is on the gradient of D's single logit, and "
                              f"this discriminator has {n_out} outputs "
                              "(discriminator.n_out must be 1)")
-        n, batch = self.opts.samples, trainer.cfg.data.batch_size // trainer.world.size
-        pack = trainer.cfg.discriminator.options.get("pack", 1)
-        if n > batch:
-            raise ValueError(f"r1.samples = {n} but each batch has {batch} examples "
-                             f"(data.batch_size / ranks); use at most {batch}, or 0 for all")
+        n, pack = self.opts.samples, trainer.cfg.discriminator.options.get("pack", 1)
         if n % pack:
             raise ValueError(f"r1.samples = {n} is not a multiple of discriminator.pack = "
                              f"{pack}: D judges packs of {pack} examples")
