@@ -218,7 +218,7 @@ def main():
         bench_sinkhorn(300 if args.quick else 1000, (1.0, 0.3, 0.1), 1e-9)
         bench_sinkhorn_small_eps(300 if args.quick else 1000)
     if run("inception"):
-        bench_inception(8, 1 if args.quick else 4)
+        bench_inception(16, 1 if args.quick else 4)
 
 
 if __name__ == "__main__":

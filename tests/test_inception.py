@@ -91,3 +91,34 @@ def test_minus_one_one_range_maps_like_zero_one():
     a, b = InceptionV3FID("0,1"), InceptionV3FID("-1,1")
     x = torch.rand(1, 3, 20, 20)
     assert torch.allclose(a.preprocess(x), b.preprocess(x * 2 - 1), atol=1e-6)
+
+
+def _randomise_batchnorm(module, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    for m in module.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            for t, lo, hi in ((m.running_mean, -0.5, 0.5), (m.running_var, 0.2, 2.0),
+                              (m.weight, 0.5, 1.5), (m.bias, -0.5, 0.5)):
+                t.copy_(torch.rand(t.shape, generator=g) * (hi - lo) + lo)
+
+
+@torch.no_grad()
+def test_eval_conv_folds_batchnorm_exactly():
+    from gankit.metrics.inception import Conv
+
+    torch.manual_seed(0)
+    unit = Conv(8, 16, 3, stride=2, padding=1)
+    _randomise_batchnorm(unit)
+    x = torch.randn(4, 8, 17, 17, dtype=torch.float64)
+    unit = unit.double().eval()
+    reference = torch.relu(unit.bn(unit.conv(x)))  # conv -> eval batch norm -> ReLU
+    assert torch.allclose(unit(x), reference, rtol=1e-12, atol=1e-12)
+    unit.train()
+    assert torch.allclose(unit(x), torch.relu(unit.bn(unit.conv(x))))  # batch stats
+
+
+@torch.no_grad()
+def test_features_of_an_image_do_not_depend_on_its_batch(net):
+    x = torch.rand(3, 3, 24, 24)
+    alone = torch.cat([net.features(x[i:i + 1]) for i in range(3)])
+    assert torch.allclose(net.features(x), alone, rtol=1e-4, atol=1e-6)
