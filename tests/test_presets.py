@@ -73,7 +73,8 @@ def test_ns_r1_ema_preset_is_the_benchmarked_setting():
     assert cfg.objective.name == "nonsaturating"
     assert [(s.name, s.options) for s in cfg.stabilizers] == [
         ("r1", {"gamma": 1.0, "on": "real", "samples": 64})]
-    assert (cfg.train.g_ema, cfg.train.steps, cfg.data.batch_size) == (0.999, 16000, 256)
+    assert (cfg.train.g_ema, cfg.train.steps, cfg.data.batch_size) == (0.999, 16000, 512)
+    assert cfg.generator.options["z_dim"] == 2
     for o in (cfg.g_optim, cfg.d_optim):
         assert (o.lr, o.beta1, o.beta2, o.lr_decay, o.decay_fraction) == (
-            2e-3, 0.0, 0.99, "linear", 0.5)
+            2e-3, 0.0, 0.99, "linear", 0.75)
