@@ -2,8 +2,9 @@
 
 Each variant is a preset from ``configs/`` (``default`` = gankit's built-in defaults).
 Every (variant, data set, seed) run trains from scratch, then draws 2,500 samples and
-reports modes covered, % high-quality samples (within 3 std of a mode) and the KL
-divergence of the HQ samples' mode distribution to uniform. The table gives mean +-
+reports modes covered, % high-quality samples (within 3 std of a mode), the KL
+divergence of the HQ samples' mode distribution to uniform, and the HQ samples' spread
+around their mode relative to the data's (1 = the data's width, below 1 = narrower). The table gives mean +-
 standard error over seeds and the wall time per run, beside the published numbers.
 
     python benchmarks/toy_modes.py --variants default,minimax --data ring,grid --seeds 5
@@ -74,8 +75,8 @@ def mean_se(values: List[float], digits: int = 2) -> str:
 
 
 def summarise(rows: List[Dict[str, Any]]) -> List[str]:
-    lines = ["| variant | data | seeds | modes | HQ % | KL | s / run |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| variant | data | seeds | modes | HQ % | KL | spread | s / run |",
+             "|---|---|---|---|---|---|---|---|"]
     groups: Dict[tuple, List[Dict[str, Any]]] = {}
     for r in rows:
         groups.setdefault((r["variant"], r["data"]), []).append(r)
@@ -83,8 +84,9 @@ def summarise(rows: List[Dict[str, Any]]) -> List[str]:
         kls = [r["kl"] for r in rs if r["kl"] is not None]
         missing = len(rs) - len(kls)
         kl = mean_se(kls, 4) + (f" ({missing} run(s) without HQ samples)" if missing else "")
+        spread = mean_se([r["spread"] for r in rs if r.get("spread") is not None])
         lines.append(f"| {variant} | {data} | {len(rs)} | {mean_se([r['modes'] for r in rs])} "
-                     f"| {mean_se([r['hq'] for r in rs])} | {kl} "
+                     f"| {mean_se([r['hq'] for r in rs])} | {kl} | {spread} "
                      f"| {statistics.fmean(r['seconds'] for r in rs):.1f} |")
     return lines
 
@@ -121,7 +123,8 @@ def main() -> None:
         for r in pool.imap(run_one, jobs):
             rows.append(r)
             print(f"  {r['variant']} {r['data']} seed {r['seed']}: modes={r['modes']} "
-                  f"hq={r['hq']:.1f} kl={r['kl']} ({r['seconds']:.0f}s)", flush=True)
+                  f"hq={r['hq']:.1f} kl={r['kl']} spread={r['spread']} ({r['seconds']:.0f}s)",
+                  flush=True)
     print("\n".join(summarise(rows) + published(datasets)))
     print(f"\n{len(rows)} runs in {time.time() - t0:.0f} s with {args.jobs} processes")
     if args.json:

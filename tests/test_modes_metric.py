@@ -5,7 +5,7 @@ import torch
 
 from gankit.config import DataConfig
 from gankit.data import build_dataset
-from gankit.metrics.modes import kl_to_uniform, mode_metrics
+from gankit.metrics.modes import kl_to_uniform, mode_metrics, truncated_rms
 
 
 @pytest.fixture
@@ -31,7 +31,37 @@ def test_exact_draws_cover_everything(ring):
 
 def test_far_samples_are_not_high_quality(ring):
     r = mode_metrics(torch.full((100, 2), 5.0), ring.describe()["centres"], 0.01)
-    assert r == {"modes": 0, "hq": 0.0, "kl": None}
+    assert r == {"modes": 0, "hq": 0.0, "kl": None, "spread": None}
+
+
+def test_spread_is_one_for_the_data_and_tracks_narrower_modes(ring):
+    c = ring.describe()["centres"]
+    g = torch.Generator().manual_seed(1)
+    idx = torch.randint(8, (20000,), generator=g)
+    noise = torch.randn(20000, 2, generator=g, dtype=torch.float64)
+    exact = mode_metrics(c[idx].double() + 0.01 * noise, c, 0.01)
+    assert exact["spread"] == pytest.approx(1.0, abs=0.01)
+    half = mode_metrics(c[idx].double() + 0.005 * noise, c, 0.01)
+    assert half["hq"] > 99.9  # all within 3 std: the HQ criterion alone rewards this
+    # 0.5 std modes are all inside the threshold: rms 0.005 sqrt(2) against the data's
+    # truncated rms, which is below 0.01 sqrt(2)
+    assert half["spread"] == pytest.approx(0.005 * math.sqrt(2) / truncated_rms(0.01, 2),
+                                           rel=0.01)
+    assert 0.5 < half["spread"] < 0.55
+    at_centres = mode_metrics(c[idx], c, 0.01)
+    assert at_centres["spread"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_truncated_rms_against_monte_carlo():
+    g = torch.Generator().manual_seed(2)
+    for dim in (1, 2, 5):
+        r = torch.randn(2_000_000, dim, generator=g, dtype=torch.float64).norm(dim=1) * 0.3
+        kept = r[r <= 0.9]
+        assert truncated_rms(0.3, dim) == pytest.approx(float(kept.pow(2).mean().sqrt()),
+                                                       rel=2e-3)
+    # 2D closed form: E[r^2 | r <= 3] = 2 (1 - 5.5 e^-4.5) / (1 - e^-4.5)
+    e = math.exp(-4.5)
+    assert truncated_rms(1.0, 2) == pytest.approx(math.sqrt(2 * (1 - 5.5 * e) / (1 - e)))
 
 
 def test_kl_against_scipy():
