@@ -4,8 +4,9 @@ Each variant is a preset from ``configs/`` (``default`` = gankit's built-in defa
 Every (variant, data set, seed) run trains from scratch, then draws 2,500 samples and
 reports modes covered, % high-quality samples (within 3 std of a mode), the KL
 divergence of the HQ samples' mode distribution to uniform, and the HQ samples' spread
-around their mode relative to the data's (1 = the data's width, below 1 = narrower). The table gives mean +-
-standard error over seeds and the wall time per run, beside the published numbers.
+around their mode relative to the data's (1 = the data's width, below 1 = narrower).
+The table gives mean +- standard error over seeds and the wall time per run, beside the
+published numbers.
 
     python benchmarks/toy_modes.py --variants default,minimax --data ring,grid --seeds 5
 """
