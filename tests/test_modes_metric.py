@@ -59,6 +59,11 @@ def test_truncated_rms_against_monte_carlo():
         kept = r[r <= 0.9]
         assert truncated_rms(0.3, dim) == pytest.approx(float(kept.pow(2).mean().sqrt()),
                                                        rel=2e-3)
+    from scipy.stats import chi2  # an independent reference for the CDF ratio
+
+    for dim in (1, 2, 3, 8):
+        want = 0.7 * math.sqrt(dim * chi2.cdf(9, dim + 2) / chi2.cdf(9, dim))
+        assert truncated_rms(0.7, dim) == pytest.approx(want, rel=1e-12)
     # 2D closed form: E[r^2 | r <= 3] = 2 (1 - 5.5 e^-4.5) / (1 - e^-4.5)
     e = math.exp(-4.5)
     assert truncated_rms(1.0, 2) == pytest.approx(math.sqrt(2 * (1 - 5.5 * e) / (1 - e)))
