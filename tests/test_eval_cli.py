@@ -87,7 +87,7 @@ def test_image_folder_is_read(tmp_path):
 
 def _expect(tmp_path, real, fake, msg, *extra):
     with pytest.raises(ValueError, match=msg):
-        _run("--real", real, "--fake", fake, *extra)
+        _run("--real", real, *(["--fake", fake] if fake is not None else []), *extra)
 
 
 def test_error_messages(tmp_path):
@@ -122,3 +122,67 @@ def test_cli_main_returns_2_on_bad_input(tmp_path, capsys):
     code = cli.main(["eval", "--real", ok, "--fake", _npz(tmp_path / "one.npz", np.ones((1, 3))),
                      "--features", "identity"])
     assert code == 2 and "at least 2 samples" in capsys.readouterr().err
+
+
+def test_saved_stats_give_the_fid_of_the_samples(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(400, 5)) @ rng.normal(size=(5, 5))
+    real = _npz(tmp_path / "r.npz", x)
+    fake = _npz(tmp_path / "f.npz", rng.normal(size=(300, 5)) + 0.5)
+    stats = tmp_path / "real_stats.npz"
+    assert _run("--real", real, "--features", "identity", "--save-stats", str(stats)) == 0
+    assert "400 samples" in capsys.readouterr().out
+    with np.load(stats) as f:  # what pytorch-fid reads: f["mu"], f["sigma"]
+        np.testing.assert_allclose(f["mu"], x.mean(0), rtol=0, atol=1e-12)
+        np.testing.assert_allclose(f["sigma"], np.cov(x, rowvar=False), rtol=1e-12, atol=1e-12)
+        assert int(f["n"]) == 400 and str(f["features"]) == "identity"
+    res = []
+    for src, metrics in ((real, "fid"), (str(stats), None)):
+        out = tmp_path / "o.json"
+        assert _run("--real", src, "--fake", fake, "--features", "identity", "--out", str(out),
+                    *(["--metrics", metrics] if metrics else [])) == 0
+        res.append(json.loads(out.read_text()))
+    assert res[1]["metrics"]["fid"] == pytest.approx(res[0]["metrics"]["fid"], rel=1e-10)
+    assert set(res[1]["metrics"]) == {"fid"}  # default metric with a stats file
+    assert res[1]["n_real"] == 400 and res[1]["n_fake"] == 300
+
+
+def test_two_pytorch_fid_stats_files_need_no_network(tmp_path):
+    # pytorch-fid's files hold only mu and sigma; FID of N(0, I) and N(m, 4 I) in d dims
+    # is |m|^2 + d (1 + 4 - 2 * 2); no Inception weights exist here, none are needed
+    d = 8
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    np.savez(a, mu=np.zeros(d), sigma=np.eye(d))
+    np.savez(b, mu=np.full(d, 0.5, np.float32), sigma=4 * np.eye(d, dtype=np.float32))
+    out = tmp_path / "o.json"
+    assert _run("--real", str(a), "--fake", str(b), "--features", "inception",
+                "--out", str(out)) == 0
+    assert json.loads(out.read_text())["metrics"]["fid"] == pytest.approx(d * 0.25 + d, rel=1e-12)
+
+
+def test_stats_file_errors(tmp_path):
+    ok = _npz(tmp_path / "ok.npz", np.random.default_rng(0).normal(size=(20, 3)))
+    ident = ("--features", "identity")
+    tagged = tmp_path / "t.npz"
+    np.savez(tagged, mu=np.zeros(3), sigma=np.eye(3), n=np.int64(20), features=np.array("digits"))
+    _expect(tmp_path, str(tagged), ok, "statistics of digits features", *ident)
+    plain = tmp_path / "p.npz"
+    np.savez(plain, mu=np.zeros(3), sigma=np.eye(3))
+    _expect(tmp_path, str(plain), ok, "use --features inception", *ident)
+    _expect(tmp_path, str(plain), ok, "metric\\(s\\) kid need samples", "--features", "inception",
+            "--metrics", "fid,kid")
+    bad = {"nosigma": {"mu": np.zeros(3)},
+           "shape": {"mu": np.zeros(3), "sigma": np.eye(4)},
+           "nan": {"mu": np.zeros(3), "sigma": np.diag([1.0, np.nan, 1.0])},
+           "asym": {"mu": np.zeros(3), "sigma": np.triu(np.ones((3, 3)))},
+           "strs": {"mu": np.array(["a", "b"]), "sigma": np.eye(2)}}
+    msgs = {"nosigma": "missing key 'sigma'", "shape": r"'sigma' has shape \(4, 4\)",
+            "nan": "'sigma' contains NaN", "asym": "not symmetric", "strs": "'mu' has dtype"}
+    for name, arrays in bad.items():
+        path = tmp_path / f"{name}.npz"
+        np.savez(path, **arrays)
+        _expect(tmp_path, str(path), str(path), f"{path}.*{msgs[name]}", "--features", "inception")
+    _expect(tmp_path, ok, None, "--fake is required", *ident)
+    _expect(tmp_path, ok, None, "must end in .npz", *ident, "--save-stats", str(tmp_path / "s.txt"))
+    _expect(tmp_path, str(plain), None, "already a stats file", *ident, "--save-stats",
+            str(tmp_path / "s.npz"))
