@@ -93,3 +93,36 @@ def test_covariance_matches_numpy_to_1e12_beyond_one_block(d, batch):
     assert scatter.flags.f_contiguous and not scatter.flags.writeable
     np.testing.assert_allclose(np.triu(scatter), np.triu(ref) * 699, rtol=1e-12,
                                atol=1e-12 * 699 * np.abs(ref).max())
+
+
+def test_float32_features_are_widened_in_place_exactly():
+    # float32 rows are centred chunk by chunk in float64 instead of being copied to
+    # float64 first: the statistics are those of the exact float64 values, bit for bit
+    x32 = _data(n=2600, d=9, offset=3.0).astype(np.float32)  # > one 1024-row chunk
+    ref = FeatureStats.from_features(x32.astype(np.float64), batch_size=700)
+    for src in (x32, torch.from_numpy(x32)):
+        s = FeatureStats.from_features(src, batch_size=700)
+        np.testing.assert_array_equal(s.mean, ref.mean)
+        np.testing.assert_array_equal(s.scatter_upper(), ref.scatter_upper())
+    streamed = FeatureStats()
+    for i in range(0, 2600, 1000):
+        streamed.update(torch.from_numpy(x32[i:i + 1000]))
+    np.testing.assert_allclose(streamed.cov, ref.cov, rtol=1e-12)
+    bad = x32.copy()
+    bad[2000, 4] = np.inf
+    with pytest.raises(ValueError, match="1 sample"):
+        FeatureStats.from_features(bad)
+
+
+def test_float32_features_take_no_float64_copy():
+    import tracemalloc
+
+    x32 = np.random.default_rng(0).random((20_000, 64), dtype=np.float32)
+    copy_bytes = x32.size * 8
+    tracemalloc.start()
+    try:
+        FeatureStats.from_features(x32)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < copy_bytes / 4, f"peak {peak} bytes; a float64 copy is {copy_bytes}"

@@ -154,3 +154,13 @@ def test_fid_from_stats_refuses_bad_statistics():
         fid_from_stats(FeatureStats.from_features(x), FeatureStats.from_features(x[:1]))
     with pytest.raises(ValueError, match="NaN or inf"):
         fid_from_stats(FeatureStats.from_features(x), FeatureStats.from_features(x * 1e300))
+
+
+@pytest.mark.parametrize("n", [30, 200])  # n < d: cross-product path; n >= d: covariances
+def test_float32_features_give_the_fid_of_their_float64_values(n):
+    rng = np.random.default_rng(7)
+    x = (rng.normal(size=(n, 50)) + 2).astype(np.float32)
+    y = (rng.normal(size=(n + 5, 50)) * 1.5).astype(np.float32)
+    wide = fid(x.astype(np.float64), y.astype(np.float64))
+    assert fid(x, y) == pytest.approx(wide, rel=1e-13)
+    assert fid(torch.from_numpy(x), torch.from_numpy(y)) == pytest.approx(wide, rel=1e-13)

@@ -155,8 +155,9 @@ def fid(real: ArrayLike, fake: ArrayLike) -> float:
     Uses the n x m cross-product when either set has fewer samples than dimensions,
     the d x d covariances otherwise.
     """
-    x, y = check_features(real, "real features"), check_features(fake, "fake features")
+    x = check_features(real, "real features", keep_float32=True)
+    y = check_features(fake, "fake features", keep_float32=True)
     check_same_dim(x, y)
     if min(x.shape[0], y.shape[0]) < x.shape[1]:
-        return _fid_small_n(x, y)
-    return fid_from_stats(FeatureStats.from_features(x), FeatureStats.from_features(y))
+        return _fid_small_n(x.astype(np.float64), y.astype(np.float64))
+    return fid_from_stats(FeatureStats._from_checked(x), FeatureStats._from_checked(y))
