@@ -164,3 +164,54 @@ def test_float32_features_give_the_fid_of_their_float64_values(n):
     wide = fid(x.astype(np.float64), y.astype(np.float64))
     assert fid(x, y) == pytest.approx(wide, rel=1e-13)
     assert fid(torch.from_numpy(x), torch.from_numpy(y)) == pytest.approx(wide, rel=1e-13)
+
+
+def test_low_rank_features_with_more_samples_than_dimensions():
+    # low-rank features with n >= d (the covariance route). The square roots of the
+    # eigensolver's rounding-level "zero" eigenvalues once made FID(x, x) -6e-4 (an
+    # error) here, and FID(x, x + 1) 2.2 below its value of d = 1024.
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(2100, 3)) @ rng.normal(size=(3, 2048))
+    scale = 2 * np.trace(np.cov(x, rowvar=False))
+    assert 0.0 <= fid(x, x[rng.permutation(2100)]) < 1e-12 * scale
+    y = rng.normal(size=(1100, 20)) @ rng.normal(size=(20, 1024)) * 100
+    assert fid(y, y + 1.0) == pytest.approx(1024.0, rel=1e-10)
+
+
+@pytest.mark.parametrize("collapsed_first", [False, True])
+def test_collapsed_generator_matches_the_cross_product_formula(collapsed_first):
+    # full-rank real features against rank-5 fake ones, both n >= d; the reference is the
+    # singular values of the centred cross-product, which takes no square roots
+    rng = np.random.default_rng(12)
+    real = rng.normal(size=(1500, 80)) @ rng.normal(size=(80, 80))
+    fake = rng.normal(size=(1500, 5)) @ rng.normal(size=(5, 80)) + 0.3
+    xc, yc = real - real.mean(0), fake - fake.mean(0)
+    nuclear = scipy.linalg.svdvals(xc @ yc.T).sum() / 1499
+    expected = (((real.mean(0) - fake.mean(0)) ** 2).sum() + (xc ** 2).sum() / 1499
+                + (yc ** 2).sum() / 1499 - 2 * nuclear)
+    pair = (fake, real) if collapsed_first else (real, fake)
+    assert fid(*pair) == pytest.approx(expected, rel=1e-12)
+
+
+def test_graded_spectra_keep_their_small_eigenvalues():
+    # full rank, eigenvalues 1 .. 1e-10 and 1 .. 1e-8 in random bases: the exact trace
+    # term is the nuclear norm of D1^1/2 U^T V D2^1/2 (an SVD, no square roots)
+    rng = np.random.default_rng(13)
+    d = 200
+    u, v = (np.linalg.qr(rng.normal(size=(d, d)))[0] for _ in range(2))
+    d1, d2 = np.logspace(0, -10, d), np.logspace(0, -8, d)
+    s1, s2 = (u * d1) @ u.T, (v * d2) @ v.T
+    exact_sqrt = scipy.linalg.svdvals(np.sqrt(d1)[:, None] * (u.T @ v) * np.sqrt(d2)).sum()
+    expected = d1.sum() + d2.sum() - 2 * exact_sqrt
+    assert frechet_distance(np.zeros(d), s1, np.zeros(d), s2) == pytest.approx(expected, rel=1e-12)
+
+
+def test_covariances_that_are_not_psd_are_refused():
+    z, eye = np.zeros(2), np.eye(2)
+    indefinite = np.array([[1.0, 2.0], [2.0, 1.0]])  # eigenvalues 3 and -1, diagonal > 0
+    with pytest.raises(ValueError, match="cov1 is not positive semi-definite"):
+        frechet_distance(z, -eye, z, eye)
+    with pytest.raises(ValueError, match="cov1 is not positive semi-definite"):
+        frechet_distance(z, indefinite, z, eye)
+    with pytest.raises(ValueError, match="cov2 is not positive semi-definite"):
+        frechet_distance(z, eye, z, indefinite)
