@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from gankit.metrics.evaluate import add_eval_parser, run_eval
+from gankit.metrics.features import FeatureStats
 
 
 def _run(*argv):
@@ -186,3 +187,120 @@ def test_stats_file_errors(tmp_path):
     _expect(tmp_path, ok, None, "must end in .npz", *ident, "--save-stats", str(tmp_path / "s.txt"))
     _expect(tmp_path, str(plain), None, "already a stats file", *ident, "--save-stats",
             str(tmp_path / "s.npz"))
+
+
+def test_npy_input_is_read_memory_mapped(tmp_path):
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(200, 3)), rng.normal(size=(150, 3)) + 1
+    np.save(tmp_path / "r.npy", x)
+    res = []
+    for real in (str(tmp_path / "r.npy"), _npz(tmp_path / "r.npz", x)):
+        out = tmp_path / "o.json"
+        assert _run("--real", real, "--fake", _npz(tmp_path / "f.npz", y), "--features",
+                    "identity", "--metrics", "fid,mmd", "--out", str(out)) == 0
+        res.append(json.loads(out.read_text())["metrics"])
+    assert res[0] == res[1]
+
+
+def test_fid_alone_streams_statistics_and_agrees_with_the_feature_path(tmp_path):
+    import gankit.metrics.evaluate as ev
+
+    rng = np.random.default_rng(5)
+    real = _npz(tmp_path / "r.npz", rng.normal(size=(300, 4)) @ rng.normal(size=(4, 4)))
+    fake = _npz(tmp_path / "f.npz", rng.normal(size=(250, 4)) + 0.3)
+    parser = argparse.ArgumentParser()
+    ev.add_eval_parser(parser.add_subparsers(dest="cmd"))
+    args = parser.parse_args(["eval", "--real", real, "--fake", fake, "--features", "identity"])
+    streamed, _ = ev._featurize(args, ["fid"])
+    held, _ = ev._featurize(args, ["fid", "kid"])
+    assert streamed.real is None and streamed.fake is None  # no feature matrix is kept
+    assert isinstance(streamed.real_stats, FeatureStats) and streamed.real_stats.n == 300
+    assert held.real.shape == (300, 4)
+    assert ev.fid_metric(streamed)["fid"] == pytest.approx(ev.fid_metric(held)["fid"], rel=1e-10)
+
+
+def test_float_image_ranges(tmp_path):
+    from sklearn.datasets import load_digits
+
+    imgs = (load_digits().images / 16).astype(np.float32)  # [0, 1]
+    real = _npz(tmp_path / "r.npz", imgs[:300])
+    fake01 = imgs[300:600].copy()
+    digits = ("--features", "digits", "--metrics", "fid")
+    out = tmp_path / "o.json"
+
+    def fid_of(x, *extra):
+        assert _run("--real", real, "--fake", _npz(tmp_path / "f.npz", x), *digits,
+                    "--out", str(out), *extra) == 0
+        return json.loads(out.read_text())["metrics"]["fid"]
+
+    clean = fid_of(fake01)
+    nudged = fake01.copy()
+    nudged[0, 0, 0] = -1e-6  # rounding noise does not flip the set to [-1, 1]
+    assert fid_of(nudged) == pytest.approx(clean, rel=1e-6)
+    assert fid_of(fake01 * 2 - 1) == pytest.approx(clean, rel=1e-5)  # tanh range: min -1
+    assert fid_of(fake01 * 2 - 1, "--fake-range=-1,1") == pytest.approx(clean, rel=1e-5)
+    dark = fake01 - 0.3
+    _expect(tmp_path, real, _npz(tmp_path / "d.npz", dark), "neither clearly", *digits)
+    _expect(tmp_path, real, _npz(tmp_path / "d.npz", dark), "with --fake-range=0,1", *digits,
+            "--fake-range=0,1")
+
+
+def _png_bytes(arr):
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_image_files_16_bit_and_broken(tmp_path):
+    from gankit.metrics.evaluate import _read_image
+
+    wide = np.array([[0, 65535], [32896, 257]], dtype=np.uint16)
+    (tmp_path / "w.png").write_bytes(_png_bytes(wide))
+    np.testing.assert_array_equal(_read_image(tmp_path / "w.png"), [[0, 255], [128, 1]])
+    data = bytearray(_png_bytes((np.arange(64).reshape(8, 8) * 3).astype(np.uint8)))
+    data[36] = 0  # a broken chunk: PIL raises SyntaxError, not OSError
+    (tmp_path / "b.png").write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="unreadable image file .*b.png"):
+        _read_image(tmp_path / "b.png")
+
+
+def test_more_input_errors(tmp_path):
+    ok = _npz(tmp_path / "ok.npz", np.random.default_rng(0).normal(size=(20, 4)))
+    ident = ("--features", "identity", "--metrics", "fid")
+    np.savez(tmp_path / "empty.npz")
+    _expect(tmp_path, ok, str(tmp_path / "empty.npz"), "contains no arrays", *ident)
+    np.savez(tmp_path / "scalar.npz", x=np.float64(3.0))
+    _expect(tmp_path, ok, str(tmp_path / "scalar.npz"), "holds a scalar", *ident)
+    u8 = _npz(tmp_path / "u8.npz", np.zeros((20, 4), np.uint8))
+    _expect(tmp_path, ok, u8, "compares raw values", *ident)
+    nan = np.ones((20, 4))
+    nan[3] = np.nan
+    _expect(tmp_path, ok, _npz(tmp_path / "nan.npz", nan), "fake features: 1 sample", *ident)
+    for flag, value, msg in (("--n", "1", "--n must be >= 2"),
+                             ("--batch-size", "0", "--batch-size must be >= 1"),
+                             ("--sinkhorn-eps", "0", "--sinkhorn-eps must be positive"),
+                             ("--sinkhorn-n", "1", "--sinkhorn-n must be >= 2"),
+                             ("--kid-subset-size", "1", "--kid-subset-size must be >= 2"),
+                             ("--out", str(tmp_path / "no" / "o.json"), "--out .*no such dir")):
+        _expect(tmp_path, ok, ok, msg, *ident, flag, value)
+
+
+def test_digits_accuracy_and_sinkhorn_convergence_are_reported(tmp_path):
+    from sklearn.datasets import load_digits
+
+    imgs = load_digits().images.astype(np.float32) / 16
+    out = tmp_path / "o.json"
+    common = ("--real", _npz(tmp_path / "r.npz", imgs[:200]), "--fake",
+              _npz(tmp_path / "f.npz", imgs[200:400]), "--features", "digits", "--metrics",
+              "sinkhorn", "--sinkhorn-n", "200", "--out", str(out))
+    assert _run(*common, "--sinkhorn-eps", "0.5") == 0
+    rec = json.loads(out.read_text())
+    assert rec["digits_test_accuracy"] >= 0.96
+    assert 0 <= rec["metrics"]["sinkhorn_marginal_error"] <= 1e-6
+    with pytest.warns(UserWarning, match="sinkhorn: not converged in 1000 iterations"):
+        assert _run(*common, "--sinkhorn-eps", "0.05") == 0
+    assert json.loads(out.read_text())["metrics"]["sinkhorn_marginal_error"] > 1e-6

@@ -106,9 +106,10 @@ def test_unknown_gram_dtype_is_refused():
 
 def test_kid_mean_std_seeded_and_capped():
     x, y = _gauss(80, 8), _gauss(60, 8, 0.5, seed=1)
-    a, b = kid(x, y, n_subsets=20, seed=1), kid(x, y, n_subsets=20, seed=1)
+    with pytest.warns(UserWarning, match="capped at 60"):
+        a, b = kid(x, y, n_subsets=20, seed=1), kid(x, y, n_subsets=20, seed=1)
+        assert kid(x, y, n_subsets=20, seed=2) != a
     assert a == b and a.mean > 0 and a.std > 0
-    assert kid(x, y, n_subsets=20, seed=2) != a
     # subset size 1000 is capped at 60: one subset equals poly MMD on a 60-point draw
     assert np.isfinite(a.mean)
     full = kid(x[:60], y, n_subsets=1, subset_size=60, gram_dtype="float64")
@@ -130,3 +131,39 @@ def test_bad_input_is_refused(x, y, msg):
 def test_duplicate_points_need_explicit_sigma():
     with pytest.raises(ValueError, match="median"):
         mmd2(np.ones((4, 2)), np.ones((4, 2)))
+
+
+def test_blockwise_mmd_equals_the_full_kernel_matrix(monkeypatch):
+    import importlib
+
+    kid_mod = importlib.import_module("gankit.metrics.kid")
+
+    x, y = _gauss(70, 5), _gauss(50, 5, 0.3, seed=1)
+    z = np.concatenate([x, y])
+    full_gauss = kid_mod.mmd2_from_kernel(kid_mod.gaussian_kernel(z @ z.T, 1.7), 70)
+    full_poly = kid_mod.mmd2_from_kernel(kid_mod.polynomial_kernel(z @ z.T, 5), 70)
+    monkeypatch.setattr(kid_mod, "_BLOCK_ENTRIES", 7 * 120)  # blocks of 7 rows
+    assert mmd2(x, y, sigma=1.7) == pytest.approx(full_gauss, rel=1e-12, abs=1e-15)
+    assert poly_mmd2(x, y) == pytest.approx(full_poly, rel=1e-12)
+
+
+def test_gaussian_mmd_and_median_do_not_depend_on_an_offset():
+    # distances of points 1e8 from the origin lose ~all digits to rounding in a raw Gram
+    # (the median heuristic used to report "median pairwise distance is 0")
+    x, y = _gauss(200, 4), _gauss(200, 4, 0.5, seed=1)
+    assert median_heuristic(x + 1e8, y + 1e8) == pytest.approx(median_heuristic(x, y), rel=1e-6)
+    assert mmd2(x + 1e8, y + 1e8) == pytest.approx(mmd2(x, y), rel=1e-6)
+
+
+def test_overflow_and_degenerate_options_are_errors_not_nan():
+    x, y = _gauss(50, 4), _gauss(50, 4, 0.5, seed=1)
+    with pytest.raises(ValueError, match="overflowed in float32"):
+        kid(x * 1e20, y * 1e20, n_subsets=2, subset_size=50)
+    with pytest.raises(ValueError, match="overflow"):
+        poly_mmd2(x * 1e200, y)
+    with pytest.raises(ValueError, match="sigma must be positive"):
+        mmd2(x, y, sigma=1e-300)
+    with pytest.raises(ValueError, match="subset_size must be >= 2"):
+        kid(x, y, subset_size=1)
+    with pytest.warns(UserWarning, match="capped at 50"):
+        kid(x, y, n_subsets=2)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 from typing import List, Optional
 
@@ -151,7 +152,12 @@ def _add_eval(sub) -> None:
     add_eval_parser(sub)
 
 
+def _warning_line(message, category, filename, lineno, line=None) -> str:
+    return f"warning: {message}\n"
+
+
 def main(argv: Optional[List[str]] = None) -> int:
+    warnings.formatwarning = _warning_line  # one line on stderr, not a source excerpt
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

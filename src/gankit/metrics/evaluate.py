@@ -20,19 +20,20 @@ import argparse
 import io
 import json
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
 
 from ..registry import METRICS
-from .features import FeatureStats, as_float64, check_features, check_same_dim, extract_features
+from .features import FeatureStats, as_float64, check_features
 from .fid import fid, frechet_distance
 from .isc import inception_score
 from .kid import kid, mmd2
-from .sinkhorn import cost_matrix, sinkhorn_divergence
+from .sinkhorn import cost_matrix, sinkhorn_solve
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 EVAL_METRICS = ("fid", "kid", "is", "mmd", "sinkhorn")
@@ -40,15 +41,30 @@ EVAL_METRICS = ("fid", "kid", "is", "mmd", "sinkhorn")
 
 # ---------------------------------------------------------------- reading samples
 
+_IMAGE_MODES_16 = ("I;16", "I;16L", "I;16B", "I;16N")
+
+
 def _read_image(path: Path) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+    """uint8 (H, W) or (H, W, 3); 16-bit grayscale is rounded to 8 bits, palette, alpha
+    and CMYK images become RGB. Any decoding failure is an error naming the file."""
+    from PIL import Image
 
     try:
         with Image.open(path) as im:
+            if im.mode in _IMAGE_MODES_16:
+                arr = np.asarray(im).astype(np.uint32)
+                return ((arr * 255 + 32767) // 65535).astype(np.uint8)
+            if im.mode in ("I", "F"):
+                raise ValueError(f"image file {path}: unsupported mode {im.mode} (32-bit); "
+                                 "save it as 8- or 16-bit")
             im = im.convert("RGB") if im.mode not in ("L", "RGB") else im
             return np.asarray(im, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError) as exc:
+    except ValueError as exc:
+        if str(exc).startswith("image file"):
+            raise
         raise ValueError(f"unreadable image file {path}: {exc}") from None
+    except Exception as exc:  # PIL raises OSError, SyntaxError, struct/zlib errors...
+        raise ValueError(f"unreadable image file {path}: {type(exc).__name__}: {exc}") from None
 
 
 def load_image_folder(folder: Path) -> np.ndarray:
@@ -64,18 +80,27 @@ def load_image_folder(folder: Path) -> np.ndarray:
 
 
 def load_array_file(path: Path) -> np.ndarray:
-    """The array of an ``.npy``, or of an ``.npz`` (key ``x`` or its only array)."""
+    """The array of an ``.npy`` (memory-mapped), or of an ``.npz`` (key ``x`` or its only
+    array)."""
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if isinstance(data, np.ndarray):
-                return data
-            if "x" in data.files:
-                return data["x"]
-            if len(data.files) == 1:
-                return data[data.files[0]]
-            raise ValueError(f"{path}: no key 'x' and several arrays ({', '.join(data.files)})")
+        if path.suffix == ".npy":
+            x = np.load(path, mmap_mode="r", allow_pickle=False)
+        else:
+            with np.load(path, allow_pickle=False) as data:
+                if not data.files:
+                    raise ValueError(f"{path}: contains no arrays")
+                if "x" in data.files:
+                    x = data["x"]
+                elif len(data.files) == 1:
+                    x = data[data.files[0]]
+                else:
+                    raise ValueError(f"{path}: no key 'x' and several arrays "
+                                     f"({', '.join(data.files)})")
     except (OSError, EOFError) as exc:
         raise ValueError(f"cannot read {path}: {exc}") from None
+    if x.ndim == 0:
+        raise ValueError(f"{path}: holds a scalar, expected an array of samples (n, ...)")
+    return x
 
 
 def _is_run_dir(path: Path) -> bool:
@@ -204,73 +229,163 @@ def _channels_first(x: np.ndarray, name: str) -> np.ndarray:
     return x[:, :3]
 
 
-def _unit_range(x: np.ndarray, name: str) -> np.ndarray:
-    if x.dtype == np.uint8:
-        return x.astype(np.float32) / 255.0
+IMAGE_RANGES = ("auto", "0,1", "-1,1")
+_SCAN_ROWS = 4096  # rows per pass when checking a float image set's range
+_CLEARLY_SIGNED = -0.5  # auto: a minimum below this means [-1, 1]
+
+
+def _unit_range(x: np.ndarray, name: str, image_range: str = "auto"
+                ) -> Callable[[np.ndarray], np.ndarray]:
+    """A function mapping batches of ``x`` to float32 in [0, 1], after checking the
+    whole set (chunk by chunk, so a large or memory-mapped set is not copied).
+
+    uint8 is /255, uint16 /65535. Floats must be finite and within [-1, 1]; ``auto``
+    reads a set whose minimum is >= -1e-3 as [0, 1] and one below -0.5 as [-1, 1] (a
+    tanh generator's dark pixels), and refuses anything in between as ambiguous.
+    """
+    if image_range not in IMAGE_RANGES:
+        raise ValueError(f"image range {image_range!r}; valid: {', '.join(IMAGE_RANGES)}")
+    if x.dtype in (np.uint8, np.uint16):
+        top = np.float32(255.0 if x.dtype == np.uint8 else 65535.0)
+        return lambda b: b.astype(np.float32) / top
     if x.dtype.kind != "f":
-        raise ValueError(f"{name}: wrong dtype {x.dtype}; images must be uint8 or float")
-    if not np.isfinite(x).all():
-        raise ValueError(f"{name}: images contain NaN or inf")
-    lo, hi = float(x.min()), float(x.max())
+        raise ValueError(f"{name}: wrong dtype {x.dtype}; images must be uint8, uint16 or float")
+    lo, hi = np.inf, -np.inf
+    for i in range(0, len(x), _SCAN_ROWS):
+        chunk = x[i:i + _SCAN_ROWS]
+        if not np.isfinite(chunk).all():
+            raise ValueError(f"{name}: images contain NaN or inf")
+        lo, hi = min(lo, float(chunk.min())), max(hi, float(chunk.max()))
     if lo < -1 - 1e-3 or hi > 1 + 1e-3:
         raise ValueError(f"{name}: values span [{lo:.3g}, {hi:.3g}]; float images must be "
                          "in [0, 1] or [-1, 1]")
-    x = x.astype(np.float32)
-    return np.clip((x + 1) / 2 if lo < 0 else x, 0.0, 1.0)
+    if image_range == "auto":
+        if _CLEARLY_SIGNED <= lo < -1e-3:
+            raise ValueError(f"{name}: values span [{lo:.3g}, {hi:.3g}], neither clearly "
+                             "[0, 1] nor [-1, 1]; say which with --{name}-range=0,1 or =-1,1")
+        signed = lo < _CLEARLY_SIGNED
+    else:
+        signed = image_range == "-1,1"
+        if not signed and lo < -1e-3:
+            raise ValueError(f"{name}: values down to {lo:.3g} with --{name}-range=0,1")
+    if signed:
+        return lambda b: np.clip((b.astype(np.float32) + 1) / 2, 0.0, 1.0)
+    return lambda b: np.clip(b.astype(np.float32), 0.0, 1.0)
 
 
-def to_images(x: np.ndarray, name: str) -> torch.Tensor:
+def image_batches(x: np.ndarray, name: str, batch_size: int,
+                  image_range: str = "auto") -> Iterator[torch.Tensor]:
+    """Float (b, C, H, W) batches in [0, 1] from any supported layout and range; only a
+    batch at a time is converted."""
+    x = _channels_first(x, name)
+    convert = _unit_range(x, name, image_range)
+    for i in range(0, len(x), batch_size):
+        yield torch.from_numpy(np.ascontiguousarray(convert(x[i:i + batch_size])))
+
+
+def to_images(x: np.ndarray, name: str, image_range: str = "auto") -> torch.Tensor:
     """Float (n, C, H, W) in [0, 1] from any supported layout and range."""
-    return torch.from_numpy(np.ascontiguousarray(_unit_range(_channels_first(x, name), name)))
+    return torch.cat(list(image_batches(x, name, max(len(x), 1), image_range)))
 
 
 # ---------------------------------------------------------------- extractors
 
-Extract = Callable[[np.ndarray, str], Tuple[np.ndarray, Optional[np.ndarray]]]
+@dataclass
+class Features:
+    """What an extractor keeps of one sample set: the feature matrix (when a metric
+    needs it), the classifier logits (for IS) and streamed statistics (for FID)."""
+
+    feats: Optional[np.ndarray]
+    logits: Optional[np.ndarray]
+    stats: Optional[FeatureStats]
+    n: int
 
 
-def _run_net(net_fn, images: torch.Tensor, batch_size: int):
-    """(features, logits) of a network ``net_fn`` over images in batches."""
-    feats, logits = [], []
-    with torch.no_grad():
-        for i in range(0, len(images), batch_size):
-            f, lg = net_fn(images[i:i + batch_size])
-            feats.append(as_float64(f))
-            logits.append(as_float64(lg))
-    return check_features(np.concatenate(feats), min_samples=1), np.concatenate(logits)
+@dataclass
+class Needs:
+    """Which of :class:`Features`' parts the requested metrics use."""
+
+    feats: bool
+    logits: bool
+    stats: bool
 
 
-def make_extractor(kind: str, batch_size: int, weights: Optional[str] = None) -> Extract:
-    """A function samples -> (features, logits or None) for ``inception|digits|identity``."""
+Extract = Callable[[np.ndarray, str], Features]
+
+
+def _collect(pairs: Iterator[Tuple[torch.Tensor, Optional[torch.Tensor]]], name: str,
+             needs: Needs) -> Features:
+    """Features, logits and streamed statistics from (features, logits) batches."""
+    feats, logits, n = [], [], 0
+    stats = FeatureStats() if needs.stats else None
+    for f, lg in pairs:
+        f = check_features(f.reshape(len(f), -1), f"{name} features", min_samples=1,
+                           keep_float32=True)
+        n += len(f)
+        if stats is not None:
+            stats.update(f)
+        if needs.feats:
+            feats.append(f.astype(np.float64, copy=False))
+        if needs.logits and lg is not None:
+            logits.append(check_features(lg, f"{name} logits", min_samples=1,
+                                         keep_float32=True))
+    if n == 0:
+        raise ValueError(f"{name}: no samples")
+    return Features(np.concatenate(feats) if feats else None,
+                    np.concatenate(logits) if logits else None, stats, n)
+
+
+def make_extractor(kind: str, batch_size: int, weights: Optional[str] = None,
+                   needs: Optional[Needs] = None, ranges: Optional[Dict[str, str]] = None
+                   ) -> Tuple[Extract, Dict[str, float]]:
+    """(samples -> :class:`Features`, facts about the extractor to report) for
+    ``inception|digits|identity``. Samples go through in batches: with ``needs.feats``
+    off (FID and IS only) no feature matrix is held, only its statistics. ``ranges``:
+    the image range of each named set (``auto`` when absent)."""
+    needs = needs or Needs(True, True, False)
+    ranges = ranges or {}
+    if batch_size < 1:
+        raise ValueError(f"batch size must be >= 1, got {batch_size}")
     if kind == "identity":
-        return lambda x, name: (_identity(x, name), None)
+        def identity(x, name):
+            if x.ndim < 2:
+                raise ValueError(f"{name}: expected shape (n, ...), got {x.shape}")
+            rows = max(batch_size, 4096)
+            return _collect(((torch.from_numpy(as_float64(x[i:i + rows], name)), None)
+                             for i in range(0, len(x), rows)), name, needs)
+        return identity, {}
     if kind == "digits":
         from .digits import load_digits_classifier
 
         net = load_digits_classifier()
-        to_net = lambda x, name: to_images(x, name).mean(1, keepdim=True) * 2 - 1  # noqa
-        return lambda x, name: _run_net(net, to_net(x, name), batch_size)
-    if kind == "inception":
+        prep = lambda b: b.mean(1, keepdim=True) * 2 - 1  # noqa: E731
+        info = {"digits_test_accuracy": float(net.test_accuracy)}
+    elif kind == "inception":
         from .inception import load_inception
 
         net = load_inception(weights)
-        to_net = lambda x, name: to_images(x, name).expand(-1, 3, -1, -1)  # noqa: E731
-        return lambda x, name: _run_net(net, to_net(x, name), batch_size)
-    raise ValueError(f"unknown features {kind!r}; valid: inception, digits, identity")
+        prep = lambda b: b.expand(-1, 3, -1, -1)  # noqa: E731
+        info = {}
+    else:
+        raise ValueError(f"unknown features {kind!r}; valid: inception, digits, identity")
 
-
-def _identity(x: np.ndarray, name: str) -> np.ndarray:
-    if x.ndim < 2:
-        raise ValueError(f"{name}: expected shape (n, ...), got {x.shape}")
-    return extract_features(lambda b: b.reshape(len(b), -1), as_float64(x, name), 4096)
+    @torch.no_grad()
+    def run(x, name):
+        batches = image_batches(x, name, batch_size, ranges.get(name, "auto"))
+        return _collect((net(prep(b)) for b in batches), name, needs)
+    return run, info
 
 
 # ---------------------------------------------------------------- metrics
 
+Stats = Union[StatsFile, FeatureStats]
+
+
 @dataclass
 class EvalData:
-    """Features (and classifier logits, if any) of the real and fake samples; a side
-    given as a stats file has ``None`` features and its :class:`StatsFile` instead."""
+    """Features, classifier logits and statistics of the real and fake samples. A side
+    given as a stats file, or whose metrics need only statistics, has ``None`` features
+    and its statistics instead."""
 
     real: Optional[np.ndarray]
     fake: Optional[np.ndarray]
@@ -279,11 +394,13 @@ class EvalData:
     seed: int = 0
     sinkhorn_n: int = 1000
     sinkhorn_eps: float = 0.05
-    real_stats: Optional[StatsFile] = None
-    fake_stats: Optional[StatsFile] = None
+    real_stats: Optional[Stats] = None
+    fake_stats: Optional[Stats] = None
+    kid_subsets: int = 100
+    kid_subset_size: int = 1000
 
 
-def _mean_cov(feats: Optional[np.ndarray], stats: Optional[StatsFile]):
+def _mean_cov(feats: Optional[np.ndarray], stats: Optional[Stats]):
     if stats is not None:
         return stats.mean, stats.cov
     s = FeatureStats.from_features(feats)
@@ -293,7 +410,7 @@ def _mean_cov(feats: Optional[np.ndarray], stats: Optional[StatsFile]):
 @METRICS.register("fid")
 def fid_metric(d: EvalData) -> Dict[str, float]:
     """Frechet Inception Distance (Heusel et al. 2017) between real and fake features."""
-    if d.real_stats is None and d.fake_stats is None:
+    if d.real is not None and d.fake is not None:
         return {"fid": fid(d.real, d.fake)}
     return {"fid": frechet_distance(*_mean_cov(d.real, d.real_stats),
                                     *_mean_cov(d.fake, d.fake_stats))}
@@ -302,8 +419,10 @@ def fid_metric(d: EvalData) -> Dict[str, float]:
 @METRICS.register("kid")
 def kid_metric(d: EvalData) -> Dict[str, float]:
     """Kernel Inception Distance (Binkowski et al. 2018): cubic-kernel MMD^2, 100 subsets."""
-    mean, std = kid(d.real, d.fake, seed=d.seed)
-    return {"kid": mean, "kid_std": std}
+    size = min(d.kid_subset_size, len(d.real), len(d.fake))  # kid() warns when capped
+    mean, std = kid(d.real, d.fake, n_subsets=d.kid_subsets, subset_size=d.kid_subset_size,
+                    seed=d.seed)
+    return {"kid": mean, "kid_std": std, "kid_subset_size": float(size)}
 
 
 @METRICS.register("is")
@@ -313,14 +432,19 @@ def is_metric(d: EvalData) -> Dict[str, float]:
         raise ValueError("metric 'is' needs classifier logits: use --features inception "
                          "or --features digits")
     fake = inception_score(d.fake_logits, splits=min(10, len(d.fake_logits)))
-    real = inception_score(d.real_logits, splits=min(10, len(d.real_logits)))
-    return {"is": fake.mean, "is_std": fake.std, "is_real": real.mean}
+    out = {"is": fake.mean, "is_std": fake.std}
+    if d.real_logits is not None:
+        out["is_real"] = inception_score(d.real_logits, splits=min(10, len(d.real_logits))).mean
+    return out
 
 
 @METRICS.register("mmd")
 def mmd_metric(d: EvalData) -> Dict[str, float]:
     """Unbiased MMD^2 with a Gaussian kernel, median-heuristic bandwidth (Gretton 2012)."""
     return {"mmd2": mmd2(d.real, d.fake)}
+
+
+SINKHORN_ITERS, SINKHORN_TOL = 1000, 1e-6
 
 
 @METRICS.register("sinkhorn")
@@ -331,8 +455,15 @@ def sinkhorn_metric(d: EvalData) -> Dict[str, float]:
     eps = d.sinkhorn_eps * float(cost_matrix(x, y).mean())
     if not eps > 0:
         raise ValueError("sinkhorn: all real and fake features coincide (mean cost 0)")
-    value = sinkhorn_divergence(x, y, eps, n_iters=1000, tol=1e-6)
-    return {"sinkhorn": float(value), "sinkhorn_eps": eps}
+    xy, xx, yy = (sinkhorn_solve(cost_matrix(p, q), eps, SINKHORN_ITERS, SINKHORN_TOL)
+                  for p, q in ((x, y), (x, x), (y, y)))
+    err = max(r.err for r in (xy, xx, yy))
+    if err > SINKHORN_TOL:
+        warnings.warn(f"sinkhorn: not converged in {SINKHORN_ITERS} iterations (marginal "
+                      f"error {err:.2g} > {SINKHORN_TOL:g}); a larger --sinkhorn-eps "
+                      "converges faster", stacklevel=2)
+    value = 2.0 * xy.cost - xx.cost - yy.cost
+    return {"sinkhorn": float(value), "sinkhorn_eps": eps, "sinkhorn_marginal_error": err}
 
 
 # ---------------------------------------------------------------- command
@@ -359,12 +490,19 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--metrics", default=None, help=f"comma list of {', '.join(EVAL_METRICS)} "
                    "(default fid,kid; fid when a side is a stats file)")
     p.add_argument("--features", default="inception", choices=("inception", "digits", "identity"))
+    for side in ("real", "fake"):
+        p.add_argument(f"--{side}-range", default="auto", choices=IMAGE_RANGES,
+                       help=f"range of the {side} float images (uint8 is 0..255), e.g. "
+                       f"--{side}-range=-1,1; auto: [-1, 1] when the minimum is below -0.5, "
+                       "[0, 1] when it is >= -0.001, else an error")
     p.add_argument("--n", type=int, default=None, help="samples per set (run dirs: 10000)")
     p.add_argument("--out", default=None, help="write the results as JSON here")
     p.add_argument("--batch-size", type=int, default=50)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--inception-weights", default=None,
                    help="pt_inception-2015-12-05-6726825d.pth (or $GANKIT_INCEPTION_WEIGHTS)")
+    p.add_argument("--kid-subsets", type=int, default=100, help="KID: number of subsets")
+    p.add_argument("--kid-subset-size", type=int, default=1000, help="KID: samples per subset")
     p.add_argument("--sinkhorn-n", type=int, default=1000, help="samples used by sinkhorn")
     p.add_argument("--sinkhorn-eps", type=float, default=0.05,
                    help="entropic eps as a fraction of the mean real-fake cost")
@@ -372,8 +510,29 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def _check_stats_use(stats: StatsFile, names: List[str], features: str) -> None:
-    others = [m for m in names if m != "fid"]
+def _check_args(args) -> None:
+    """Refuse bad numbers and unwritable outputs before any sample is featurized."""
+    for flag, value, low in (("--n", args.n, 2), ("--batch-size", args.batch_size, 1),
+                             ("--kid-subsets", args.kid_subsets, 1),
+                             ("--kid-subset-size", args.kid_subset_size, 2),
+                             ("--sinkhorn-n", args.sinkhorn_n, 2)):
+        if value is not None and value < low:
+            raise ValueError(f"{flag} must be >= {low}, got {value}")
+    if not (args.sinkhorn_eps > 0 and math.isfinite(args.sinkhorn_eps)):
+        raise ValueError(f"--sinkhorn-eps must be positive, got {args.sinkhorn_eps}")
+    if args.fake is None and not args.save_stats:
+        raise ValueError("--fake is required unless --save-stats is given")
+    if args.save_stats and Path(args.save_stats).suffix != ".npz":
+        raise ValueError(f"--save-stats {args.save_stats}: the file name must end in .npz")
+    for flag, path in (("--save-stats", args.save_stats), ("--out", args.out)):
+        if path and not Path(path).resolve().parent.is_dir():
+            raise ValueError(f"{flag} {path}: no such directory {Path(path).parent}")
+
+
+def _check_stats_use(stats: StatsFile, names: List[str], features: str, other_is_file: bool
+                     ) -> None:
+    allowed = ("fid",) if other_is_file else ("fid", "is")  # IS needs the fake samples only
+    others = [m for m in names if m not in allowed]
     if others:
         raise ValueError(f"{stats.path} holds FID statistics only (mu, sigma); metric(s) "
                          f"{', '.join(others)} need samples")
@@ -385,33 +544,49 @@ def _check_stats_use(stats: StatsFile, names: List[str], features: str) -> None:
                          f"--features is {features}")
 
 
-def _featurize(args, names: List[str]) -> EvalData:
-    if args.fake is None and not args.save_stats:
-        raise ValueError("--fake is required unless --save-stats is given")
+def _check_raw_pair(real: np.ndarray, fake: np.ndarray) -> None:
+    """Identity features compare raw values: 0..255 integers against floats is an error."""
+    ints = [x.dtype for x in (real, fake) if x.dtype.kind in "iu"]
+    if len(ints) == 1:
+        raise ValueError(f"--features identity compares raw values, but real is {real.dtype} "
+                         f"and fake is {fake.dtype} (e.g. 0..255 against 0..1); give both "
+                         "sets in one dtype and range, or use an image extractor")
+
+
+def _featurize(args, names: List[str]) -> Tuple[EvalData, Dict[str, float]]:
     sources = {"real": load_source(args.real, args.n, args.seed)}
     if args.fake is not None:
         sources["fake"] = load_source(args.fake, args.n, args.seed + 1)
     if args.save_stats and isinstance(sources["real"], StatsFile):
         raise ValueError(f"--save-stats: --real {args.real} is already a stats file")
-    extract = None
-    feats: Dict[str, Tuple[Optional[np.ndarray], Optional[np.ndarray]]] = {}
-    for name, src in sources.items():
-        if isinstance(src, StatsFile):
-            if args.fake is not None:
-                _check_stats_use(src, names, args.features)
-            feats[name] = (None, None)
-            continue
-        if len(src) < 2:
-            raise ValueError(f"{name}: need at least 2 samples, got {len(src)}")
-        if extract is None:  # loads Inception's weights only when samples need them
-            extract = make_extractor(args.features, args.batch_size, args.inception_weights)
-        feats[name] = extract(src, name)
-    real, fake = feats["real"], feats.get("fake", (None, None))
-    if real[0] is not None and fake[0] is not None:
-        check_same_dim(real[0], fake[0])
-    stats = {k: v if isinstance(v, StatsFile) else None for k, v in sources.items()}
-    return EvalData(real[0], fake[0], real[1], fake[1], args.seed, args.sinkhorn_n,
-                    args.sinkhorn_eps, stats["real"], stats.get("fake"))
+    files = {k for k, v in sources.items() if isinstance(v, StatsFile)}
+    for name in files:
+        _check_stats_use(sources[name], names, args.features, len(files) == 2)
+    samples = {k: v for k, v in sources.items() if k not in files}
+    for name, x in samples.items():
+        if len(x) < 2:
+            raise ValueError(f"{name}: need at least 2 samples, got {len(x)}")
+    if args.features == "identity" and len(samples) == 2:
+        _check_raw_pair(samples["real"], samples["fake"])
+    need_feats = any(m in ("kid", "mmd", "sinkhorn") for m in names) and args.fake is not None
+    needs = Needs(feats=need_feats, logits="is" in names,
+                  stats=not need_feats or bool(args.save_stats))
+    info: Dict[str, float] = {}
+    out: Dict[str, Features] = {}
+    if samples:  # loads a network (Inception's weights) only when samples need it
+        extract, info = make_extractor(args.features, args.batch_size, args.inception_weights,
+                                       needs, {"real": args.real_range, "fake": args.fake_range})
+        out = {name: extract(x, name) for name, x in samples.items()}
+    get = lambda k, field: getattr(out[k], field) if k in out else None  # noqa: E731
+    stats = {k: sources[k] if k in files else get(k, "stats") for k in sources}
+    real, fake = get("real", "feats"), get("fake", "feats")
+    if real is not None and fake is not None and real.shape[1] != fake.shape[1]:
+        raise ValueError(f"mismatched feature dimensions: {real.shape[1]} (real) vs "
+                         f"{fake.shape[1]} (fake)")
+    data = EvalData(real, fake, get("real", "logits"), get("fake", "logits"), args.seed,
+                    args.sinkhorn_n, args.sinkhorn_eps, stats["real"], stats.get("fake"),
+                    args.kid_subsets, args.kid_subset_size)
+    return data, info
 
 
 def _check_results(results: Dict[str, float]) -> None:
@@ -420,7 +595,7 @@ def _check_results(results: Dict[str, float]) -> None:
         raise ValueError(f"non-finite result for {', '.join(bad)}")
 
 
-def _count(feats: Optional[np.ndarray], stats: Optional[StatsFile]) -> Optional[int]:
+def _count(feats: Optional[np.ndarray], stats: Optional[Stats]) -> Optional[int]:
     return len(feats) if feats is not None else (stats.n if stats is not None else None)
 
 
@@ -431,9 +606,13 @@ def run_eval(args) -> int:
         given = [p for p in (args.real, args.fake) if p is not None]
         spec = "fid" if any(_is_stats_file(Path(p)) for p in given) else "fid,kid"
     names = parse_metrics(spec)
-    data = _featurize(args, names)
+    _check_args(args)
+    data, info = _featurize(args, names)
+    for key, value in info.items():
+        print(f"{key:>24s}  {value:.6g}")
     if args.save_stats:
-        stats = FeatureStats.from_features(data.real)
+        stats = data.real_stats if isinstance(data.real_stats, FeatureStats) else \
+            FeatureStats.from_features(data.real)
         save_stats_file(args.save_stats, stats, args.features)
         print(f"wrote FID statistics of {stats.n} samples ({stats.dim} {args.features} "
               f"features) to {args.save_stats}")
@@ -444,13 +623,13 @@ def run_eval(args) -> int:
         results.update(METRICS.get(name)(data))
     _check_results(results)
     for key, value in results.items():
-        print(f"{key:>14s}  {value:.6g}")
+        print(f"{key:>24s}  {value:.6g}")
     if args.out:
+        from ..checkpoint import atomic_write_bytes
+
         record = {"real": args.real, "fake": args.fake, "features": args.features,
                   "n_real": _count(data.real, data.real_stats),
                   "n_fake": _count(data.fake, data.fake_stats), "seed": args.seed,
-                  "metrics": results}
-        from ..checkpoint import atomic_write_bytes
-
+                  "metrics": results, **info}
         atomic_write_bytes(Path(args.out), (json.dumps(record, indent=2) + "\n").encode())
     return 0

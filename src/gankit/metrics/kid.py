@@ -14,13 +14,16 @@ KID (Binkowski et al. 2018, "Demystifying MMD GANs", section 4): the same estima
 the cubic polynomial kernel k(x, y) = (x.y / d + 1)^3, averaged over random subsets
 (100 of size 1000 by default), reported as mean and standard deviation.
 
-MMD's three kernel blocks come from one Gram matrix of the stacked sample [x; y]
-(BLAS ``syrk``). KID's subsets use float32 Gram products by default (see
-:func:`kid_values`).
+MMD's three kernel sums are accumulated over row blocks of the Gram matrix of the
+stacked sample [x; y], so 10,000 + 10,000 points take ~130 MB rather than several
+(m + n)^2 matrices; the Gaussian kernel's distances are taken after centring the pooled
+sample (they do not change, but their rounding does when the features have a large
+offset). KID's subsets use float32 Gram products by default (see :func:`kid_values`).
 """
 from __future__ import annotations
 
-from typing import Iterator, Optional, Tuple
+import warnings
+from typing import Callable, Iterator, Optional, Tuple
 
 import numpy as np
 import torch
@@ -36,9 +39,37 @@ def _pair(x: ArrayLike, y: ArrayLike) -> Tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def _stacked_gram(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    z = np.concatenate([x, y], axis=0)
-    return z @ z.T
+_BLOCK_ENTRIES = 1 << 24  # kernel entries per row block (128 MB of float64)
+
+
+def _blockwise_mmd2(z: np.ndarray, m: int, kernel: Callable[[np.ndarray, slice], np.ndarray]
+                    ) -> float:
+    """Unbiased MMD^2 (seed 004 eq. 4) of the stacked sample ``z`` = [x; y] (x = its first
+    ``m`` rows), the kernel applied to row blocks of the Gram matrix: ``kernel(g, rows)``
+    maps the block ``g = z[rows] z^T`` to kernel values (it may overwrite ``g``)."""
+    n_all = z.shape[0]
+    n = n_all - m
+    if m < 2 or n < 2:
+        raise ValueError(f"MMD needs at least 2 samples per set, got {m} and {n}")
+    step = max(1, _BLOCK_ENTRIES // n_all)
+    sxx = syy = sxy = 0.0
+    for i in range(0, n_all, step):
+        rows = slice(i, min(i + step, n_all))
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow: the error below
+            k = kernel(z[rows] @ z.T, rows)
+        if not np.isfinite(k).all():
+            raise ValueError("MMD: the kernel overflowed (non-finite values); rescale the "
+                             "features")
+        diag = k[np.arange(k.shape[0]), np.arange(rows.start, rows.stop)]
+        in_x = np.arange(rows.start, rows.stop) < m
+        to_x, to_y = k[:, :m].sum(axis=1), k[:, m:].sum(axis=1)
+        sxx += float(to_x[in_x].sum() - diag[in_x].sum())
+        syy += float(to_y[~in_x].sum() - diag[~in_x].sum())
+        sxy += float(to_y[in_x].sum())
+    value = sxx / (m * (m - 1)) + syy / (n * (n - 1)) - 2.0 * sxy / (m * n)
+    if not np.isfinite(value):
+        raise ValueError("MMD is not finite; check the features for overflow")
+    return float(value)
 
 
 def mmd2_from_kernel(k: np.ndarray, m: int) -> float:
@@ -64,10 +95,17 @@ def polynomial_kernel(gram: np.ndarray, d: int, degree: int = 3, coef: float = 1
     return k ** degree
 
 
+def _check_sigma(sigma: float) -> float:
+    sigma = float(sigma)
+    if not (sigma > 0 and sigma ** 2 > 0 and np.isfinite(0.5 / sigma ** 2)):
+        raise ValueError(f"sigma must be positive and finite (with 1 / sigma^2 finite), "
+                         f"got {sigma}")
+    return sigma
+
+
 def gaussian_kernel(gram: np.ndarray, sigma: float) -> np.ndarray:
     """exp(-||a - b||^2 / (2 sigma^2)) from a Gram matrix of the same points."""
-    if not sigma > 0:
-        raise ValueError(f"sigma must be positive, got {sigma}")
+    sigma = _check_sigma(sigma)
     sq = np.diagonal(gram)
     d2 = np.clip(sq[:, None] + sq[None, :] - 2.0 * gram, 0.0, None)
     return np.exp(d2 * (-0.5 / sigma ** 2))
@@ -81,11 +119,14 @@ def median_heuristic(x: ArrayLike, y: ArrayLike, max_points: int = 1000) -> floa
     x, y = _pair(x, y)
     half = max(max_points // 2, 2)
     z = np.concatenate([x[:half], y[:half]], axis=0)
+    z -= z.mean(axis=0)  # distances are unchanged; their rounding is not, at a large offset
     gram = z @ z.T
     sq = np.diagonal(gram)
     d2 = sq[:, None] + sq[None, :] - 2.0 * gram
     iu = np.triu_indices(z.shape[0], k=1)
     sigma = float(np.median(np.sqrt(np.clip(d2[iu], 0.0, None))))
+    if not np.isfinite(sigma):
+        raise ValueError("median heuristic: pairwise distances overflow; rescale the features")
     if sigma == 0.0:
         raise ValueError("median heuristic: the median pairwise distance is 0 "
                          "(duplicate samples?); pass sigma explicitly")
@@ -95,16 +136,30 @@ def median_heuristic(x: ArrayLike, y: ArrayLike, max_points: int = 1000) -> floa
 def mmd2(x: ArrayLike, y: ArrayLike, sigma: Optional[float] = None) -> float:
     """Unbiased MMD^2 with the Gaussian kernel (seed 004 eq. 4; Gretton et al. 2012)."""
     x, y = _pair(x, y)
-    sigma = median_heuristic(x, y) if sigma is None else float(sigma)
-    return mmd2_from_kernel(gaussian_kernel(_stacked_gram(x, y), sigma), x.shape[0])
+    sigma = _check_sigma(median_heuristic(x, y) if sigma is None else sigma)
+    z = np.concatenate([x, y], axis=0)
+    z -= z.mean(axis=0)
+    sq = np.einsum("ij,ij->i", z, z)
+    scale = -0.5 / sigma ** 2
+
+    def kernel(g, rows):
+        g *= -2.0
+        g += sq[rows, None]
+        g += sq[None, :]
+        np.maximum(g, 0.0, out=g)
+        g *= scale
+        return np.exp(g, out=g)
+
+    return _blockwise_mmd2(z, x.shape[0], kernel)
 
 
 def poly_mmd2(x: ArrayLike, y: ArrayLike, degree: int = 3, coef: float = 1.0,
               gamma: Optional[float] = None) -> float:
     """Unbiased MMD^2 with the polynomial kernel (x.y/d + 1)^3 on all samples."""
     x, y = _pair(x, y)
-    k = polynomial_kernel(_stacked_gram(x, y), x.shape[1], degree, coef, gamma)
-    return mmd2_from_kernel(k, x.shape[0])
+    d = x.shape[1]
+    return _blockwise_mmd2(np.concatenate([x, y], axis=0), x.shape[0],
+                           lambda g, rows: polynomial_kernel(g, d, degree, coef, gamma))
 
 
 def subset_indices(n_x: int, n_y: int, n_subsets: int, size: int,
@@ -159,9 +214,16 @@ def kid_values(x: ArrayLike, y: ArrayLike, n_subsets: int = 100, subset_size: in
         raise ValueError(f"n_subsets must be >= 1, got {n_subsets}")
     if gram_dtype not in GRAM_DTYPES:
         raise ValueError(f"gram_dtype must be one of {sorted(GRAM_DTYPES)}, got {gram_dtype!r}")
+    if subset_size < 2:
+        raise ValueError(f"subset_size must be >= 2, got {subset_size}")
     dtype = GRAM_DTYPES[gram_dtype]
     syrk, gemm = blas.get_blas_funcs(("syrk", "gemm"), dtype=dtype)
     size, d = min(subset_size, x.shape[0], y.shape[0]), x.shape[1]
+    if size < subset_size:
+        warnings.warn(f"KID: subset size {subset_size} capped at {size} ({x.shape[0]} real, "
+                      f"{y.shape[0]} fake samples): subsets that are (nearly) the whole set "
+                      "make the std across subsets (nearly) 0, not a measure of the "
+                      "estimate's spread", stacklevel=2)
     gamma = 1.0 / d
     xw, yw = x.astype(dtype, copy=False), y.astype(dtype, copy=False)
     xs, ys = np.empty((size, d), dtype), np.empty((size, d), dtype)
@@ -174,6 +236,11 @@ def kid_values(x: ArrayLike, y: ArrayLike, n_subsets: int = 100, subset_size: in
                  overwrite_c=1), degree) for a in (xs, ys))
         k_xy = _poly_kernel_sums(gemm(gamma, xs.T, ys.T, trans_a=1), degree)[0]
         out[s] = (k_xx + k_yy) / (size * (size - 1)) - 2.0 * k_xy / (size * size)
+    if not np.isfinite(out).all():
+        top = max(float(np.abs(x).max()), float(np.abs(y).max()))
+        raise ValueError(f"KID: the cubic kernel overflowed in {gram_dtype} (largest |feature| "
+                         f"{top:.3g}); rescale the features"
+                         + ("" if gram_dtype == "float64" else " or use gram_dtype='float64'"))
     return out
 
 
