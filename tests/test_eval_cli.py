@@ -82,8 +82,17 @@ def test_image_folder_is_read(tmp_path):
         for i in range(6):
             arr = (rng.uniform(size=(8, 8)) * 255).astype(np.uint8)
             Image.fromarray(arr).save(tmp_path / name / f"{i}.png")
+    out = tmp_path / "o.json"
     assert _run("--real", str(tmp_path / "real"), "--fake", str(tmp_path / "fake"),
-                "--features", "identity", "--metrics", "mmd") == 0
+                "--features", "identity", "--metrics", "fid,mmd", "--out", str(out)) == 0
+    from_folders = json.loads(out.read_text())["metrics"]
+    rng = np.random.default_rng(0)  # the same pixels as arrays
+    arrays = [np.stack([(rng.uniform(size=(8, 8)) * 255).astype(np.uint8) for _ in range(6)])
+              for _ in range(2)]
+    assert _run("--real", _npz(tmp_path / "r.npz", arrays[0]), "--fake",
+                _npz(tmp_path / "f.npz", arrays[1]), "--features", "identity", "--metrics",
+                "fid,mmd", "--out", str(out)) == 0
+    assert json.loads(out.read_text())["metrics"] == from_folders
 
 
 def _expect(tmp_path, real, fake, msg, *extra):
@@ -176,9 +185,11 @@ def test_stats_file_errors(tmp_path):
            "shape": {"mu": np.zeros(3), "sigma": np.eye(4)},
            "nan": {"mu": np.zeros(3), "sigma": np.diag([1.0, np.nan, 1.0])},
            "asym": {"mu": np.zeros(3), "sigma": np.triu(np.ones((3, 3)))},
-           "strs": {"mu": np.array(["a", "b"]), "sigma": np.eye(2)}}
+           "strs": {"mu": np.array(["a", "b"]), "sigma": np.eye(2)},
+           "negvar": {"mu": np.zeros(2), "sigma": -np.eye(2)}}
     msgs = {"nosigma": "missing key 'sigma'", "shape": r"'sigma' has shape \(4, 4\)",
-            "nan": "'sigma' contains NaN", "asym": "not symmetric", "strs": "'mu' has dtype"}
+            "nan": "'sigma' contains NaN", "asym": "not symmetric", "strs": "'mu' has dtype",
+            "negvar": "negative variances"}
     for name, arrays in bad.items():
         path = tmp_path / f"{name}.npz"
         np.savez(path, **arrays)

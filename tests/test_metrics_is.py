@@ -45,3 +45,11 @@ def test_very_confident_logits_do_not_underflow():
 def test_bad_input_is_refused(kw, msg):
     with pytest.raises(ValueError, match=msg):
         inception_score(**kw)
+
+
+def test_probabilities_passed_as_logits_warn_and_one_sample_is_refused():
+    probs = np.random.default_rng(0).dirichlet(np.ones(5), size=40)
+    with pytest.warns(UserWarning, match="look like probabilities"):
+        inception_score(probs, splits=2)
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        inception_score(np.zeros((1, 5)), splits=1)

@@ -128,3 +128,23 @@ def test_bad_input_is_refused(kw, msg):
     args.update(kw)
     with pytest.raises(ValueError, match=msg):
         sinkhorn(**args)
+
+
+def test_bad_points_and_options_are_errors_not_nan():
+    from gankit.metrics.sinkhorn import cost_matrix, sinkhorn_distance, sinkhorn_solve
+
+    x = np.random.default_rng(0).normal(size=(20, 2))
+    y = x[:15] + 1.0
+    ref = sinkhorn_distance(torch.from_numpy(x), torch.from_numpy(y), 0.5)
+    assert float(sinkhorn_distance(x, y, 0.5)) == pytest.approx(float(ref), rel=1e-12)  # numpy in
+    C = cost_matrix(torch.from_numpy(x), torch.from_numpy(y))
+    with pytest.raises(ValueError, match="too small for costs"):
+        sinkhorn_solve(C.float(), 1e-45)
+    with pytest.raises(ValueError, match="check_every must be >= 1"):
+        sinkhorn_solve(C, 0.5, check_every=0)
+    with pytest.raises(ValueError, match="x: no points"):
+        sinkhorn_distance(torch.zeros(0, 2), torch.zeros(3, 2), 0.5)
+    with pytest.raises(ValueError, match="floating-point"):
+        sinkhorn_distance(torch.ones(3, 2, dtype=torch.int64), torch.ones(3, 2), 0.5)
+    with pytest.raises(ValueError, match="mismatched batch shapes"):
+        sinkhorn_distance(torch.ones(2, 3, 2), torch.ones(4, 3, 2), 0.5)

@@ -181,6 +181,9 @@ def load_stats_file(path: Union[str, Path]) -> StatsFile:
     scale = float(np.abs(sigma).max())
     if float(np.abs(sigma - sigma.T).max()) > 1e-6 * max(scale, 1e-300):
         raise ValueError(f"stats file {path}: 'sigma' is not symmetric")
+    if float(np.diagonal(sigma).min()) < 0.0:
+        raise ValueError(f"stats file {path}: 'sigma' has negative variances on its diagonal "
+                         "(not a covariance)")
     if n is not None:
         if n.shape != () or n.dtype.kind not in "iu" or int(n) < 2:
             raise ValueError(f"stats file {path}: 'n' must be an integer >= 2, got {n!r}")

@@ -10,6 +10,7 @@ so confident predictions do not underflow) or from probabilities.
 """
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple, Optional
 
 import numpy as np
@@ -42,8 +43,12 @@ def log_probs(logits: Optional[ArrayLike] = None, probs: Optional[ArrayLike] = N
     if (logits is None) == (probs is None):
         raise ValueError("give exactly one of logits= or probs=")
     if logits is not None:
-        return scipy.special.log_softmax(check_features(logits, "logits", 1), axis=1)
-    return _log_probs_from_probs(check_features(probs, "probabilities", 1))
+        logits = check_features(logits, "logits", 2)
+        if (logits >= 0).all() and np.allclose(logits.sum(axis=1), 1.0, atol=1e-6):
+            warnings.warn("logits look like probabilities (non-negative rows summing to 1); "
+                          "pass probs= if they are", stacklevel=3)
+        return scipy.special.log_softmax(logits, axis=1)
+    return _log_probs_from_probs(check_features(probs, "probabilities", 2))
 
 
 def _split_score(logp: np.ndarray) -> float:

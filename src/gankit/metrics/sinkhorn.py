@@ -71,6 +71,12 @@ def _check_inputs(C: Tensor, eps: float, n_iters: int) -> None:
         raise ValueError(f"eps must be positive and finite, got {eps}")
     if n_iters < 1:
         raise ValueError(f"n_iters must be >= 1, got {n_iters}")
+    if C.numel() == 0:
+        raise ValueError(f"cost matrix is empty (shape {tuple(C.shape)})")
+    top = float(C.detach().abs().max())
+    if not math.isfinite(top / eps) or top / eps > torch.finfo(C.dtype).max / 4:
+        raise ValueError(f"eps = {eps:g} is too small for costs up to {top:.3g} in "
+                         f"{C.dtype} (C / eps overflows)")
 
 
 def _row_error(u: Tensor, lse_row: Tensor, log_a: Tensor) -> float:
@@ -130,6 +136,8 @@ def sinkhorn_solve(C: Tensor, eps: float, n_iters: int = 100, tol: float = 1e-6,
     """
     if grad not in ("autograd", "envelope"):
         raise ValueError(f"grad must be 'autograd' or 'envelope', got {grad!r}")
+    if check_every < 1:
+        raise ValueError(f"check_every must be >= 1, got {check_every}")
     _check_inputs(C, eps, n_iters)
     n, m = C.shape[-2:]
     log_a, log_b = _log_weights(a, C, n, "a"), _log_weights(b, C, m, "b")
@@ -138,6 +146,9 @@ def sinkhorn_solve(C: Tensor, eps: float, n_iters: int = 100, tol: float = 1e-6,
         u, v, iters, err = _iterate(C / eps, log_a, log_b, n_iters, tol, check_every)
         plan = (u.unsqueeze(-1) + v.unsqueeze(-2) - C / eps).exp()
     cost = (C * plan).sum((-2, -1))
+    if not torch.isfinite(cost).all():
+        raise ValueError(f"Sinkhorn cost is not finite at eps = {eps:g} in {C.dtype}; use a "
+                         "larger eps or float64")
     return SinkhornResult(cost, plan, eps * u, eps * v, iters, err)
 
 
@@ -162,8 +173,18 @@ def cost_matrix(x: Tensor, y: Tensor, kind: str = "sqeuclidean") -> Tensor:
     ``sqeuclidean`` ||x - y||^2, ``euclidean`` ||x - y|| (gradient 0 at distance 0),
     or ``cosine`` 1 - cos(x, y).
     """
+    x, y = torch.as_tensor(x), torch.as_tensor(y)
+    for name, t in (("x", x), ("y", y)):
+        if t.dim() < 2 or not torch.is_floating_point(t):
+            raise ValueError(f"{name}: expected floating-point points of shape (..., n, d), "
+                             f"got {t.dtype} {tuple(t.shape)}")
+        if t.shape[-2] == 0:
+            raise ValueError(f"{name}: no points")
     if x.shape[-1] != y.shape[-1]:
         raise ValueError(f"mismatched dimensions: {x.shape[-1]} vs {y.shape[-1]}")
+    if x.shape[:-2] != y.shape[:-2]:
+        raise ValueError(f"mismatched batch shapes: {tuple(x.shape[:-2])} vs "
+                         f"{tuple(y.shape[:-2])}")
     if kind == "sqeuclidean":
         return _sqdist(x, y)
     if kind == "euclidean":
