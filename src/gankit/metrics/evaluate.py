@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ..registry import METRICS
-from .features import FeatureStats, as_float64, check_features
+from .features import ArrayLike, FeatureStats, as_float64, check_features
 from .fid import fid, frechet_distance
 from .isc import inception_score
 from .kid import kid, mmd2
@@ -316,7 +316,7 @@ class Needs:
 Extract = Callable[[np.ndarray, str], Features]
 
 
-def _collect(pairs: Iterator[Tuple[torch.Tensor, Optional[torch.Tensor]]], name: str,
+def _collect(pairs: Iterator[Tuple[ArrayLike, Optional[ArrayLike]]], name: str,
              needs: Needs) -> Features:
     """Features, logits and streamed statistics from (features, logits) batches."""
     feats, logits, n = [], [], 0
@@ -354,7 +354,7 @@ def make_extractor(kind: str, batch_size: int, weights: Optional[str] = None,
             if x.ndim < 2:
                 raise ValueError(f"{name}: expected shape (n, ...), got {x.shape}")
             rows = max(batch_size, 4096)
-            return _collect(((torch.from_numpy(as_float64(x[i:i + rows], name)), None)
+            return _collect(((as_float64(x[i:i + rows], name), None)  # may be read-only
                              for i in range(0, len(x), rows)), name, needs)
         return identity, {}
     if kind == "digits":
