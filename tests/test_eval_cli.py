@@ -315,3 +315,18 @@ def test_digits_accuracy_and_sinkhorn_convergence_are_reported(tmp_path):
     with pytest.warns(UserWarning, match="sinkhorn: not converged in 1000 iterations"):
         assert _run(*common, "--sinkhorn-eps", "0.05") == 0
     assert json.loads(out.read_text())["metrics"]["sinkhorn_marginal_error"] > 1e-6
+
+
+def test_fid_alone_keeps_features_when_a_set_has_fewer_samples_than_dimensions(tmp_path):
+    import gankit.metrics.evaluate as ev
+    from gankit.metrics.fid import fid
+
+    rng = np.random.default_rng(6)
+    x, y = rng.normal(size=(30, 50)), rng.normal(size=(40, 50)) + 0.2
+    parser = argparse.ArgumentParser()
+    ev.add_eval_parser(parser.add_subparsers(dest="cmd"))
+    args = parser.parse_args(["eval", "--real", _npz(tmp_path / "r.npz", x), "--fake",
+                              _npz(tmp_path / "f.npz", y), "--features", "identity"])
+    data, _ = ev._featurize(args, ["fid"])
+    assert data.real is not None and data.real_stats is None  # the n x m route, no 50 x 50
+    assert ev.fid_metric(data)["fid"] == pytest.approx(fid(x, y), rel=1e-12)

@@ -126,3 +126,13 @@ def test_float32_features_take_no_float64_copy():
     finally:
         tracemalloc.stop()
     assert peak < copy_bytes / 4, f"peak {peak} bytes; a float64 copy is {copy_bytes}"
+
+
+def test_a_covariance_too_large_for_the_machine_is_an_error(monkeypatch):
+    import os
+
+    pages = {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 100}  # a 400 KB "machine"
+    monkeypatch.setattr(os, "sysconf", lambda name: pages[name])
+    with pytest.raises(ValueError, match=r"dimension 200 need a 0.0 GB covariance"):
+        FeatureStats().update(np.ones((3, 200)))  # 320 KB > half of 400 KB
+    FeatureStats().update(np.ones((3, 100)))  # 80 KB fits

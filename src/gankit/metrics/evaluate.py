@@ -306,35 +306,53 @@ class Features:
 
 @dataclass
 class Needs:
-    """Which of :class:`Features`' parts the requested metrics use."""
+    """Which of :class:`Features`' parts the requested metrics use. ``stats``: FID may
+    use streamed statistics instead of the feature matrix (which is then kept only when
+    a set has fewer samples than dimensions, for FID's n x m cross-product route);
+    ``save``: the statistics themselves are wanted (``--save-stats``)."""
 
     feats: bool
     logits: bool
     stats: bool
+    save: bool = False
 
 
 Extract = Callable[[np.ndarray, str], Features]
 
 
 def _collect(pairs: Iterator[Tuple[ArrayLike, Optional[ArrayLike]]], name: str,
-             needs: Needs) -> Features:
-    """Features, logits and streamed statistics from (features, logits) batches."""
-    feats, logits, n = [], [], 0
-    stats = FeatureStats() if needs.stats else None
+             needs: Needs, n_total: int) -> Features:
+    """Features, logits and streamed statistics from (features, logits) batches of a set
+    of ``n_total`` samples."""
+    feats: Optional[np.ndarray] = None  # filled in place: no list + concatenate copy
+    logits, n = [], 0
+    keep, stats = needs.feats, None
     for f, lg in pairs:
         f = check_features(f.reshape(len(f), -1), f"{name} features", min_samples=1,
                            keep_float32=True)
-        n += len(f)
+        if n == 0:
+            # fewer samples than dimensions: FID takes the n x m cross-product of the
+            # features, not a d x d covariance (49,152 raw pixels would need 19 GB)
+            few = n_total < f.shape[1]
+            keep = keep or (needs.stats and few and not needs.save)
+            if needs.save or (needs.stats and not keep):
+                stats = FeatureStats()
+            if keep:
+                feats = np.empty((n_total, f.shape[1]))
         if stats is not None:
             stats.update(f)
-        if needs.feats:
-            feats.append(f.astype(np.float64, copy=False))
+        if keep:
+            if n + len(f) > n_total or f.shape[1] != feats.shape[1]:
+                raise ValueError(f"{name}: the extractor returned features of shape "
+                                 f"{f.shape} after {n} of {n_total} samples")
+            feats[n:n + len(f)] = f
+        n += len(f)
         if needs.logits and lg is not None:
             logits.append(check_features(lg, f"{name} logits", min_samples=1,
                                          keep_float32=True))
     if n == 0:
         raise ValueError(f"{name}: no samples")
-    return Features(np.concatenate(feats) if feats else None,
+    return Features(feats[:n] if feats is not None else None,
                     np.concatenate(logits) if logits else None, stats, n)
 
 
@@ -355,7 +373,7 @@ def make_extractor(kind: str, batch_size: int, weights: Optional[str] = None,
                 raise ValueError(f"{name}: expected shape (n, ...), got {x.shape}")
             rows = max(batch_size, 4096)
             return _collect(((as_float64(x[i:i + rows], name), None)  # may be read-only
-                             for i in range(0, len(x), rows)), name, needs)
+                             for i in range(0, len(x), rows)), name, needs, len(x))
         return identity, {}
     if kind == "digits":
         from .digits import load_digits_classifier
@@ -375,7 +393,7 @@ def make_extractor(kind: str, batch_size: int, weights: Optional[str] = None,
     @torch.no_grad()
     def run(x, name):
         batches = image_batches(x, name, batch_size, ranges.get(name, "auto"))
-        return _collect((net(prep(b)) for b in batches), name, needs)
+        return _collect((net(prep(b)) for b in batches), name, needs, len(x))
     return run, info
 
 
@@ -572,8 +590,8 @@ def _featurize(args, names: List[str]) -> Tuple[EvalData, Dict[str, float]]:
     if args.features == "identity" and len(samples) == 2:
         _check_raw_pair(samples["real"], samples["fake"])
     need_feats = any(m in ("kid", "mmd", "sinkhorn") for m in names) and args.fake is not None
-    needs = Needs(feats=need_feats, logits="is" in names,
-                  stats=not need_feats or bool(args.save_stats))
+    needs = Needs(feats=need_feats, logits="is" in names, stats=not need_feats,
+                  save=bool(args.save_stats))
     info: Dict[str, float] = {}
     out: Dict[str, Features] = {}
     if samples:  # loads a network (Inception's weights) only when samples need it

@@ -11,6 +11,7 @@ features never have to sit in memory at once.
 """
 from __future__ import annotations
 
+import os
 from typing import Callable, Iterator, Optional, Union
 
 import numpy as np
@@ -84,6 +85,20 @@ def symmetric_from_upper(m2: np.ndarray) -> np.ndarray:
     return full
 
 
+def _check_fits(dim: int) -> None:
+    """Refuse a d x d float64 scatter matrix larger than half of the machine's memory
+    (an error naming the size, rather than the kernel killing the process)."""
+    need = 8.0 * dim * dim
+    try:
+        total = float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # not POSIX: no check
+        return
+    if need > 0.5 * total:
+        raise ValueError(f"feature statistics of dimension {dim} need a {need / 2**30:.1f} GB "
+                         f"covariance, over half of this machine's {total / 2**30:.1f} GB; "
+                         "use lower-dimensional features (e.g. a network's, not raw pixels)")
+
+
 class FeatureStats:
     """Running count, mean and covariance of feature vectors, in float64.
 
@@ -124,6 +139,7 @@ class FeatureStats:
         float32 is a float64), so no float64 copy of the batch is made."""
         mean = x.mean(axis=0, dtype=np.float64)
         if self.n == 0:
+            _check_fits(self.dim)
             self._m2 = np.zeros((self.dim, self.dim), order="F")
         if self._scratch is None or len(self._scratch) < min(len(x), _CHUNK):
             # reused by every later batch: a fresh 16 MB array per chunk costs its page

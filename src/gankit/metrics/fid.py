@@ -193,5 +193,5 @@ def fid(real: ArrayLike, fake: ArrayLike) -> float:
     y = check_features(fake, "fake features", keep_float32=True)
     check_same_dim(x, y)
     if min(x.shape[0], y.shape[0]) < x.shape[1]:
-        return _fid_small_n(x.astype(np.float64), y.astype(np.float64))
+        return _fid_small_n(x.astype(np.float64, copy=False), y.astype(np.float64, copy=False))
     return fid_from_stats(FeatureStats._from_checked(x), FeatureStats._from_checked(y))
