@@ -5,7 +5,8 @@ One process, same inputs for everyone, printed ratios (reference time / gankit t
     the product) and torchmetrics' (double X^T X sums + eigvals of the product);
   * KID (100 subsets of 1000) vs torchmetrics' poly_mmd on the very same subsets;
   * Sinkhorn, n = 1000, several eps, vs POT ot.sinkhorn2(method="sinkhorn_log");
-  * Inception-v3 (random weights) feature extraction, images/s on the CPU.
+  * Inception-v3 (random weights) feature extraction, images/s on the CPU;
+  * memory: FeatureStats on float32 features, Gaussian MMD (tracemalloc peaks).
 
 Run (one thread, pinned to one core):
     taskset -c 0 env OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
@@ -191,10 +192,43 @@ def bench_inception(batch, n_batches):
           f"{batch * n_batches / dt:.1f} images/s on {torch.get_num_threads()} threads")
 
 
+def _peak_mb(fn, *args):
+    """(result, seconds, peak MB of numpy/Python allocations) of one call (tracemalloc)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        t = time.perf_counter()
+        out = fn(*args)
+        dt = time.perf_counter() - t
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return out, dt, peak / 2**20
+
+
+def bench_memory(quick):
+    """Peak memory of the streamed statistics on float32 features, and of Gaussian MMD."""
+    from gankit.metrics.kid import mmd2
+
+    n = 10_000 if quick else 50_000
+    x = np.random.default_rng(0).random((n, 2048), dtype=np.float32)
+    _, dt, peak = _peak_mb(FeatureStats.from_features, x)
+    print(f"FeatureStats of {n}x2048 float32: {dt:.2f}s, peak extra {peak:.0f} MB "
+          f"(a float64 copy alone: {x.size * 8 / 2**20:.0f} MB)")
+    m = 2000 if quick else 10_000
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(m, 2)), rng.normal(size=(m, 2)) + 0.1
+    _, dt, peak = _peak_mb(mmd2, a, b)
+    print(f"Gaussian MMD {m}+{m} points in 2-D: {dt:.2f}s, peak extra {peak:.0f} MB "
+          f"(one full (m+n)^2 kernel matrix: {(2 * m) ** 2 * 8 / 2**20:.0f} MB)")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke test")
-    ap.add_argument("--only", choices=("fid", "kid", "sinkhorn", "inception"), default=None)
+    ap.add_argument("--only", choices=("fid", "kid", "sinkhorn", "inception", "memory"),
+                    default=None)
     ap.add_argument("--threads", type=int, default=1,
                     help="torch intra-op threads; set OMP/OPENBLAS/MKL_NUM_THREADS to match")
     ap.add_argument("--repeat", type=int, default=1, help="runs per method, best reported")
@@ -219,6 +253,8 @@ def main():
         bench_sinkhorn_small_eps(300 if args.quick else 1000)
     if run("inception"):
         bench_inception(16, 1 if args.quick else 4)
+    if run("memory"):
+        bench_memory(args.quick)
 
 
 if __name__ == "__main__":
