@@ -330,3 +330,35 @@ def test_fid_alone_keeps_features_when_a_set_has_fewer_samples_than_dimensions(t
     data, _ = ev._featurize(args, ["fid"])
     assert data.real is not None and data.real_stats is None  # the n x m route, no 50 x 50
     assert ev.fid_metric(data)["fid"] == pytest.approx(fid(x, y), rel=1e-12)
+
+
+def test_outputs_that_are_directories_and_fake_side_stats_with_is(tmp_path):
+    from gankit.checkpoint import atomic_write_bytes
+
+    ok = _npz(tmp_path / "ok.npz", np.random.default_rng(0).normal(size=(20, 3)))
+    (tmp_path / "outdir").mkdir()
+    _expect(tmp_path, ok, ok, "exists and is not a file", "--features", "identity",
+            "--metrics", "fid", "--out", str(tmp_path / "outdir"))
+    with pytest.raises(IsADirectoryError):
+        atomic_write_bytes(tmp_path / "outdir", b"x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.npz", "outdir"]  # no temp file
+    stats = tmp_path / "s.npz"
+    np.savez(stats, mu=np.zeros(64), sigma=np.eye(64), n=np.int64(10),
+             features=np.array("digits"))
+    digits = _npz(tmp_path / "d.npz", np.zeros((20, 8, 8), np.float32))
+    _expect(tmp_path, digits, str(stats), "metric\\(s\\) is need the fake samples",
+            "--features", "digits", "--metrics", "fid,is")
+
+
+def test_save_stats_keeps_a_small_fake_set_on_the_cross_product_route(tmp_path):
+    import gankit.metrics.evaluate as ev
+
+    rng = np.random.default_rng(7)
+    parser = argparse.ArgumentParser()
+    ev.add_eval_parser(parser.add_subparsers(dest="cmd"))
+    args = parser.parse_args(["eval", "--real", _npz(tmp_path / "r.npz", rng.normal(size=(80, 20))),
+                              "--fake", _npz(tmp_path / "f.npz", rng.normal(size=(10, 20))),
+                              "--features", "identity", "--save-stats", str(tmp_path / "s.npz")])
+    data, _ = ev._featurize(args, ["fid"])
+    assert isinstance(data.real_stats, FeatureStats) and data.real is None  # saved set
+    assert data.fake is not None and data.fake_stats is None  # 10 < 20 dimensions

@@ -10,9 +10,11 @@ FID can also use precomputed statistics: ``--real``/``--fake`` may be a stats ``
 pytorch-fid's format (``mu``, ``sigma``; gankit adds ``n`` and ``features``), which
 ``--save-stats`` writes for the ``--real`` set, so the reference set is featurized once.
 
-Image conventions: uint8 arrays are in [0, 255]; float arrays in [0, 1], or in [-1, 1]
-when any value is negative (a tanh generator); layouts (n, H, W), (n, C, H, W) and
-(n, H, W, C) with C in 1, 3 (RGBA drops alpha). Identity features take any real array.
+Image conventions: uint8 arrays are in [0, 255], uint16 in [0, 65535]; float arrays in
+[0, 1] when their minimum is >= -1e-3, in [-1, 1] (a tanh generator) when it is below
+-0.5, and anything in between is refused unless ``--real-range``/``--fake-range`` say
+which; layouts (n, H, W), (n, C, H, W) and (n, H, W, C) with C in 1, 3 (RGBA drops
+alpha). Identity features take any real array.
 """
 from __future__ import annotations
 
@@ -233,7 +235,7 @@ def _channels_first(x: np.ndarray, name: str) -> np.ndarray:
 
 
 IMAGE_RANGES = ("auto", "0,1", "-1,1")
-_SCAN_ROWS = 4096  # rows per pass when checking a float image set's range
+_SCAN_ENTRIES = 1 << 22  # values per pass when checking a float image set's range
 _CLEARLY_SIGNED = -0.5  # auto: a minimum below this means [-1, 1]
 
 
@@ -254,8 +256,9 @@ def _unit_range(x: np.ndarray, name: str, image_range: str = "auto"
     if x.dtype.kind != "f":
         raise ValueError(f"{name}: wrong dtype {x.dtype}; images must be uint8, uint16 or float")
     lo, hi = np.inf, -np.inf
-    for i in range(0, len(x), _SCAN_ROWS):
-        chunk = x[i:i + _SCAN_ROWS]
+    rows = max(1, _SCAN_ENTRIES // max(1, x[0].size if len(x) else 1))
+    for i in range(0, len(x), rows):
+        chunk = x[i:i + rows]
         if not np.isfinite(chunk).all():
             raise ValueError(f"{name}: images contain NaN or inf")
         lo, hi = min(lo, float(chunk.min())), max(hi, float(chunk.max()))
@@ -323,10 +326,11 @@ Extract = Callable[[np.ndarray, str], Features]
 def _collect(pairs: Iterator[Tuple[ArrayLike, Optional[ArrayLike]]], name: str,
              needs: Needs, n_total: int) -> Features:
     """Features, logits and streamed statistics from (features, logits) batches of a set
-    of ``n_total`` samples."""
+    of ``n_total`` samples (``needs.save`` concerns the real set)."""
     feats: Optional[np.ndarray] = None  # filled in place: no list + concatenate copy
     logits, n = [], 0
     keep, stats = needs.feats, None
+    save = needs.save and name == "real"
     for f, lg in pairs:
         f = check_features(f.reshape(len(f), -1), f"{name} features", min_samples=1,
                            keep_float32=True)
@@ -334,8 +338,8 @@ def _collect(pairs: Iterator[Tuple[ArrayLike, Optional[ArrayLike]]], name: str,
             # fewer samples than dimensions: FID takes the n x m cross-product of the
             # features, not a d x d covariance (49,152 raw pixels would need 19 GB)
             few = n_total < f.shape[1]
-            keep = keep or (needs.stats and few and not needs.save)
-            if needs.save or (needs.stats and not keep):
+            keep = keep or (needs.stats and few and not save)
+            if save or (needs.stats and not keep):
                 stats = FeatureStats()
             if keep:
                 feats = np.empty((n_total, f.shape[1]))
@@ -548,15 +552,19 @@ def _check_args(args) -> None:
     for flag, path in (("--save-stats", args.save_stats), ("--out", args.out)):
         if path and not Path(path).resolve().parent.is_dir():
             raise ValueError(f"{flag} {path}: no such directory {Path(path).parent}")
+        if path and Path(path).exists() and not Path(path).is_file():
+            raise ValueError(f"{flag} {path}: exists and is not a file")
 
 
-def _check_stats_use(stats: StatsFile, names: List[str], features: str, other_is_file: bool
-                     ) -> None:
-    allowed = ("fid",) if other_is_file else ("fid", "is")  # IS needs the fake samples only
+def _check_stats_use(stats: StatsFile, side: str, names: List[str], features: str,
+                     other_is_file: bool) -> None:
+    # IS is a score of the fake samples alone: a stats file may stand for the real set
+    allowed = ("fid", "is") if side == "real" and not other_is_file else ("fid",)
     others = [m for m in names if m not in allowed]
     if others:
+        need = "the fake samples" if others == ["is"] else "samples"
         raise ValueError(f"{stats.path} holds FID statistics only (mu, sigma); metric(s) "
-                         f"{', '.join(others)} need samples")
+                         f"{', '.join(others)} need {need}")
     if stats.features is None and features != "inception":
         raise ValueError(f"{stats.path} has no 'features' key (pytorch-fid's format: "
                          f"Inception-v3 pool features); use --features inception, not {features}")
@@ -582,7 +590,7 @@ def _featurize(args, names: List[str]) -> Tuple[EvalData, Dict[str, float]]:
         raise ValueError(f"--save-stats: --real {args.real} is already a stats file")
     files = {k for k, v in sources.items() if isinstance(v, StatsFile)}
     for name in files:
-        _check_stats_use(sources[name], names, args.features, len(files) == 2)
+        _check_stats_use(sources[name], name, names, args.features, len(files) == 2)
     samples = {k: v for k, v in sources.items() if k not in files}
     for name, x in samples.items():
         if len(x) < 2:
