@@ -135,10 +135,12 @@ class Trainer:
     # ------------------------------------------------------------------ pieces
     def _check_metrics(self) -> None:
         for name in self.metric_names():
-            if not any(hasattr(METRICS.get(name), f)
-                       for f in ("evaluate_samples", "evaluate_trainer")):
+            metric = METRICS.get(name)
+            if not any(hasattr(metric, f) for f in ("evaluate_samples", "evaluate_trainer")):
                 raise ValueError(f"eval.metrics: {name!r} cannot be computed during "
                                  "training; use `gankit eval` for it")
+            if hasattr(metric, "check_dataset"):  # e.g. image metrics on toy data
+                metric.check_dataset(self.data)
 
     @torch.no_grad()
     def _dry_run(self) -> None:

@@ -179,6 +179,8 @@ def _find(folder: Path, names: List[str], layout: str) -> Path:
 class Digits(ImageData):
     """scikit-learn's 1,797 8x8 handwritten digits, 10 classes (built in; no files)."""
 
+    default_metrics: List[str] = ["fid", "kid", "is"]  # digits-classifier features
+
     @dataclass
     class Options(CommonOptions):
         size: int = opt(8, "image side in px: 8 (native) or a larger power of two "

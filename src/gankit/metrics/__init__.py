@@ -12,6 +12,7 @@ from .kid import kid, kid_values, mmd2, poly_mmd2
 from .sinkhorn import (SinkhornResult, cost_matrix, sinkhorn, sinkhorn_distance,
                        sinkhorn_divergence, sinkhorn_solve)
 from . import evaluate  # noqa: F401  (registers fid, kid, is, mmd, sinkhorn)
+from . import training  # noqa: F401  (fid, kid, is during training on image data)
 
 __all__ = [
     "FeatureStats", "check_features", "extract_features", "identity_features", "stream_stats",
