@@ -26,7 +26,6 @@ import warnings
 from typing import Callable, Iterator, Optional, Tuple
 
 import numpy as np
-import torch
 from scipy.linalg import blas
 
 from .features import ArrayLike, check_features, check_same_dim
@@ -175,13 +174,19 @@ GRAM_DTYPES = {"float32": np.float32, "float64": np.float64}
 
 def _poly_kernel_sums(gram: np.ndarray, degree: int) -> Tuple[float, float]:
     """Sum and trace of (g + 1)^degree over a Gram matrix already scaled by gamma,
-    elementwise in its dtype, overwriting it; both accumulated in float64."""
-    t = torch.from_numpy(gram).add_(1.0)
+    elementwise in its dtype, overwriting it; both accumulated in float64.
+
+    numpy, like the BLAS products before it: handing every subset's kernel to torch's
+    thread pool and back to OpenBLAS's left each pool spinning while the other worked,
+    and with two threads per library KID of 100 subsets of 250 took 5.9 s instead of
+    0.09 s (2026-12-02)."""
+    np.add(gram, 1.0, out=gram)
     if degree == 3:
-        k = torch.mul(t, t).mul_(t)
+        k = np.multiply(gram, gram)
+        k *= gram
     else:
-        k = t.pow_(degree)
-    return float(k.sum(dtype=torch.float64)), float(k.diagonal().sum(dtype=torch.float64))
+        k = np.power(gram, degree, out=gram)
+    return float(k.sum(dtype=np.float64)), float(np.trace(k, dtype=np.float64))
 
 
 def _upper_kernel_offdiag(gram: np.ndarray, degree: int) -> float:
