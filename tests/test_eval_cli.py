@@ -362,3 +362,23 @@ def test_save_stats_keeps_a_small_fake_set_on_the_cross_product_route(tmp_path):
     data, _ = ev._featurize(args, ["fid"])
     assert isinstance(data.real_stats, FeatureStats) and data.real is None  # saved set
     assert data.fake is not None and data.fake_stats is None  # 10 < 20 dimensions
+
+
+def test_image_folders_are_read_lazily_a_batch_at_a_time(tmp_path, monkeypatch):
+    import gankit.metrics.evaluate as ev
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    for i in range(7):
+        Image.fromarray((rng.uniform(size=(8, 8, 3)) * 255).astype(np.uint8)).save(tmp_path / f"{i}.png")
+    reads = []
+    read = ev._read_image
+    monkeypatch.setattr(ev, "_read_image", lambda p: reads.append(p.name) or read(p))
+    folder = ev.load_samples(str(tmp_path), n=5)
+    assert folder.shape == (5, 8, 8, 3) and reads == ["0.png"]  # only the first, for its shape
+    batches = list(ev.image_batches(folder, "real", 2))
+    assert [tuple(b.shape) for b in batches] == [(2, 3, 8, 8)] * 2 + [(1, 3, 8, 8)]
+    assert reads == ["0.png"] + [f"{i}.png" for i in range(5)]
+    Image.fromarray(np.zeros((9, 8, 3), np.uint8)).save(tmp_path / "7.png")
+    with pytest.raises(ValueError, match="different shapes: 7.png is \\(9, 8, 3\\)"):
+        list(ev.image_batches(ev.load_samples(str(tmp_path)), "real", 4))

@@ -69,16 +69,53 @@ def _read_image(path: Path) -> np.ndarray:
         raise ValueError(f"unreadable image file {path}: {type(exc).__name__}: {exc}") from None
 
 
-def load_image_folder(folder: Path) -> np.ndarray:
-    """uint8 array (n, H, W) or (n, H, W, 3) of the PNG/JPEG files, sorted by name."""
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise ValueError(f"empty folder: no PNG/JPEG images in {folder}")
-    images = [_read_image(p) for p in files]
-    shapes = {im.shape for im in images}
-    if len(shapes) > 1:
-        raise ValueError(f"images in {folder} have different shapes: {sorted(shapes)[:4]}")
-    return np.stack(images)
+class ImageFolder:
+    """The PNG/JPEG files of a folder, sorted by name, as a lazy uint8 array of shape
+    (n, H, W) or (n, H, W, 3): a slice decodes its files when it is read, so a folder
+    of 50,000 large images is never held in memory at once. Every image must have the
+    first one's shape (checked as it is read, naming the file)."""
+
+    dtype = np.dtype(np.uint8)
+
+    def __init__(self, folder: Path, files: List[Path],
+                 image_shape: Optional[Tuple[int, ...]] = None):
+        if not files:
+            raise ValueError(f"empty folder: no PNG/JPEG images in {folder}")
+        self.folder, self.files = folder, files
+        self._image_shape = image_shape or _read_image(files[0]).shape
+
+    @property
+    def shape(self) -> Tuple[int, ...]:
+        return (len(self.files),) + self._image_shape
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def head(self, n: int) -> "ImageFolder":
+        """The first ``n`` images, still lazy."""
+        return ImageFolder(self.folder, self.files[:n], self._image_shape)
+
+    def __getitem__(self, key) -> np.ndarray:
+        if not isinstance(key, slice):
+            raise TypeError("ImageFolder supports slices only")
+        images = []
+        for path in self.files[key]:
+            im = _read_image(path)
+            if im.shape != self._image_shape:
+                raise ValueError(f"images in {self.folder} have different shapes: {path.name} "
+                                 f"is {im.shape}, {self.files[0].name} is {self._image_shape}")
+            images.append(im)
+        return np.stack(images) if images else np.empty((0,) + self._image_shape, np.uint8)
+
+
+def load_image_folder(folder: Path) -> ImageFolder:
+    """The PNG/JPEG files of ``folder`` as a lazy :class:`ImageFolder`."""
+    return ImageFolder(folder, sorted(p for p in folder.iterdir()
+                                      if p.suffix.lower() in IMAGE_SUFFIXES))
 
 
 def load_array_file(path: Path) -> np.ndarray:
@@ -109,8 +146,9 @@ def _is_run_dir(path: Path) -> bool:
     return (path / "config.toml").exists() or (path / "checkpoints").is_dir()
 
 
-def load_samples(path: str, n: Optional[int] = None, seed: int = 0) -> np.ndarray:
-    """Samples from a folder of images, an .npz/.npy file or a run directory."""
+def load_samples(path: str, n: Optional[int] = None,
+                 seed: int = 0) -> Union[np.ndarray, ImageFolder]:
+    """Samples from a folder of images (lazy), an .npz/.npy file or a run directory."""
     p = Path(path)
     if not p.exists():
         raise ValueError(f"no such file or directory: {path}")
@@ -125,6 +163,8 @@ def load_samples(path: str, n: Optional[int] = None, seed: int = 0) -> np.ndarra
     else:
         raise ValueError(f"{path}: expected a folder of images, an .npz/.npy file or a run "
                          "directory")
+    if n and isinstance(x, ImageFolder):
+        return x.head(n)
     return x[:n] if n else x
 
 
@@ -214,7 +254,7 @@ def save_stats_file(path: Union[str, Path], stats: FeatureStats, features: str) 
 
 
 def load_source(path: str, n: Optional[int] = None,
-                seed: int = 0) -> Union[np.ndarray, StatsFile]:
+                seed: int = 0) -> Union[np.ndarray, ImageFolder, StatsFile]:
     """A stats file's :class:`StatsFile`, else the samples of :func:`load_samples`."""
     if _is_stats_file(Path(path)):
         return load_stats_file(path)
@@ -223,15 +263,18 @@ def load_source(path: str, n: Optional[int] = None,
 
 # ---------------------------------------------------------------- images
 
-def _channels_first(x: np.ndarray, name: str) -> np.ndarray:
-    if x.ndim == 3:
-        return x[:, None]
-    if x.ndim == 4 and x.shape[1] not in (1, 3, 4) and x.shape[-1] in (1, 3, 4):
-        x = np.moveaxis(x, -1, 1)
-    if x.ndim != 4 or x.shape[1] not in (1, 3, 4):
-        raise ValueError(f"{name}: wrong image shape {x.shape}; expected (n, H, W), "
+def _channels_first(shape: Tuple[int, ...], name: str) -> Callable[[np.ndarray], np.ndarray]:
+    """A function taking batches of a set of this ``shape`` to (b, C, H, W), C <= 3."""
+    if len(shape) == 3:
+        return lambda b: b[:, None]
+    last = len(shape) == 4 and shape[1] not in (1, 3, 4) and shape[-1] in (1, 3, 4)
+    c = shape[-1] if last else (shape[1] if len(shape) == 4 else 0)
+    if len(shape) != 4 or c not in (1, 3, 4):
+        raise ValueError(f"{name}: wrong image shape {tuple(shape)}; expected (n, H, W), "
                          "(n, C, H, W) or (n, H, W, C) with C = 1 or 3")
-    return x[:, :3]
+    if last:
+        return lambda b: np.moveaxis(b, -1, 1)[:, :3]
+    return lambda b: b[:, :3]
 
 
 IMAGE_RANGES = ("auto", "0,1", "-1,1")
@@ -283,10 +326,10 @@ def image_batches(x: np.ndarray, name: str, batch_size: int,
                   image_range: str = "auto") -> Iterator[torch.Tensor]:
     """Float (b, C, H, W) batches in [0, 1] from any supported layout and range; only a
     batch at a time is converted."""
-    x = _channels_first(x, name)
+    layout = _channels_first(tuple(x.shape), name)
     convert = _unit_range(x, name, image_range)
     for i in range(0, len(x), batch_size):
-        yield torch.from_numpy(np.ascontiguousarray(convert(x[i:i + batch_size])))
+        yield torch.from_numpy(np.ascontiguousarray(convert(layout(x[i:i + batch_size]))))
 
 
 def to_images(x: np.ndarray, name: str, image_range: str = "auto") -> torch.Tensor:
@@ -375,7 +418,7 @@ def make_extractor(kind: str, batch_size: int, weights: Optional[str] = None,
         def identity(x, name):
             if x.ndim < 2:
                 raise ValueError(f"{name}: expected shape (n, ...), got {x.shape}")
-            rows = max(batch_size, 4096)
+            rows = max(1, _SCAN_ENTRIES // max(1, int(np.prod(x.shape[1:]))))
             return _collect(((as_float64(x[i:i + rows], name), None)  # may be read-only
                              for i in range(0, len(x), rows)), name, needs, len(x))
         return identity, {}
