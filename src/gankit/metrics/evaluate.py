@@ -311,7 +311,7 @@ def _unit_range(x: np.ndarray, name: str, image_range: str = "auto"
     if image_range == "auto":
         if _CLEARLY_SIGNED <= lo < -1e-3:
             raise ValueError(f"{name}: values span [{lo:.3g}, {hi:.3g}], neither clearly "
-                             "[0, 1] nor [-1, 1]; say which with --{name}-range=0,1 or =-1,1")
+                             f"[0, 1] nor [-1, 1]; say which with --{name}-range=0,1 or =-1,1")
         signed = lo < _CLEARLY_SIGNED
     else:
         signed = image_range == "-1,1"
