@@ -15,8 +15,8 @@ the cubic polynomial kernel k(x, y) = (x.y / d + 1)^3, averaged over random subs
 (100 of size 1000 by default), reported as mean and standard deviation.
 
 MMD's three kernel sums are accumulated over row blocks of the Gram matrix of the
-stacked sample [x; y], so 10,000 + 10,000 points take ~130 MB rather than several
-(m + n)^2 matrices; the Gaussian kernel's distances are taken after centring the pooled
+stacked sample [x; y], 128 MB of kernel at a time (10,000 + 10,000 points: 256 MB at
+the peak, measured) rather than several 3 GB (m + n)^2 matrices; the Gaussian kernel's distances are taken after centring the pooled
 sample (they do not change, but their rounding does when the features have a large
 offset). KID's subsets use float32 Gram products by default (see :func:`kid_values`).
 """
