@@ -332,11 +332,6 @@ def image_batches(x: np.ndarray, name: str, batch_size: int,
         yield torch.from_numpy(np.ascontiguousarray(convert(layout(x[i:i + batch_size]))))
 
 
-def to_images(x: np.ndarray, name: str, image_range: str = "auto") -> torch.Tensor:
-    """Float (n, C, H, W) in [0, 1] from any supported layout and range."""
-    return torch.cat(list(image_batches(x, name, max(len(x), 1), image_range)))
-
-
 # ---------------------------------------------------------------- extractors
 
 @dataclass

@@ -12,7 +12,7 @@ resume), through
   (refused before the run starts when it is not set).
 
 The numbers are those of ``gankit eval --features digits|inception`` on the same two
-sets: the same networks, FID (Heusel et al. 2017), KID (Binkowski et al. 2018, 100
+sets: the same extractor (:func:`gankit.metrics.evaluate.make_extractor`), FID (Heusel et al. 2017), KID (Binkowski et al. 2018, 100
 subsets of 1,000, or of half the samples when there are fewer than 2,000) and IS
 (Salimans et al. 2016, 10 splits). The reference's
 features are computed once per run and kept on the data set object; the samples'
@@ -26,7 +26,7 @@ from typing import Any, Dict, Tuple
 import numpy as np
 import torch
 
-from .evaluate import fid_metric, is_metric, kid_metric
+from .evaluate import Extract, Needs, fid_metric, is_metric, kid_metric, make_extractor
 from .fid import fid
 from .isc import inception_score
 from .kid import kid
@@ -53,34 +53,25 @@ def _cache(dataset) -> Dict[Any, Any]:
     return getattr(dataset, _CACHE)
 
 
-def _network(dataset):
+def _network(dataset) -> Extract:
+    """``gankit eval``'s extractor for this data set's images (in [-1, 1]), built once."""
     cache = _cache(dataset)
     if "net" not in cache:
         check_dataset(dataset)
+        kind = "digits" if dataset.shape[0] == 1 else "inception"
         # building a network initialises its weights from torch's global generator, which
         # the run's own draws share: fork it, so that evaluating leaves them unchanged and
         # a resumed run (which builds the network at another step) stays bit-exact
         with torch.random.fork_rng(devices=[]):
-            if dataset.shape[0] == 1:
-                from .digits import load_digits_classifier
-
-                cache["net"] = load_digits_classifier()
-            else:
-                from .inception import load_inception
-
-                cache["net"] = load_inception(None, input_range="-1,1")
+            cache["net"], _ = make_extractor(kind, _BATCH, None, Needs(True, True, False),
+                                             {"real": "-1,1", "fake": "-1,1"})
     return cache["net"]
 
 
-@torch.no_grad()
-def _features(net, x: torch.Tensor) -> Tuple[np.ndarray, np.ndarray]:
-    """(features, logits) as float64 of images in [-1, 1], in batches."""
-    feats, logits = [], []
-    for i in range(0, len(x), _BATCH):
-        f, lg = net(x[i:i + _BATCH])
-        feats.append(f.double().numpy())
-        logits.append(lg.double().numpy())
-    return np.concatenate(feats), np.concatenate(logits)
+def _features(extract: Extract, x: torch.Tensor) -> Tuple[np.ndarray, np.ndarray]:
+    """(features, logits) of images in [-1, 1], in batches, as ``gankit eval`` makes them."""
+    out = extract(x.numpy(), "fake")
+    return out.feats, out.logits
 
 
 def scored(samples: torch.Tensor, dataset) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
