@@ -33,7 +33,7 @@ from gankit.metrics.features import FeatureStats
 from gankit.metrics.fid import fid_from_stats
 from gankit.metrics.inception import InceptionV3FID
 from gankit.metrics.kid import kid_values, subset_indices
-from gankit.metrics.sinkhorn import cost_matrix, sinkhorn_solve
+from gankit.ot import cost_matrix, sinkhorn_solve
 
 
 REPEAT = 1  # runs per timed call (--repeat); the best time is reported

@@ -9,7 +9,7 @@ from .features import FeatureStats, check_features, extract_features, identity_f
 from .fid import fid, fid_from_stats, frechet_distance, trace_sqrt_product
 from .isc import MeanStd, inception_score
 from .kid import kid, kid_values, mmd2, poly_mmd2
-from .sinkhorn import (SinkhornResult, cost_matrix, sinkhorn, sinkhorn_distance,
+from ..ot import (SinkhornResult, cost_matrix, sinkhorn, sinkhorn_distance,
                        sinkhorn_divergence, sinkhorn_solve)
 from . import evaluate  # noqa: F401  (registers fid, kid, is, mmd, sinkhorn)
 from . import training  # noqa: F401  (fid, kid, is during training on image data)

@@ -35,7 +35,7 @@ from .features import ArrayLike, FeatureStats, as_float64, check_features
 from .fid import fid, frechet_distance
 from .isc import inception_score
 from .kid import kid, mmd2
-from .sinkhorn import cost_matrix, sinkhorn_solve
+from ..ot import cost_matrix, sinkhorn_solve
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 EVAL_METRICS = ("fid", "kid", "is", "mmd", "sinkhorn")

@@ -4,7 +4,7 @@ Seed 004, "OT distance for batch of m samples with Sinkhorn-Knopp" (Cuturi 2013)
 cost matrix C_ij = c(G(z_i), x_j) between m generated and m data examples and
 K = exp(-C / eps), L scaling iterations give the entropic plan P and the loss
 OT_eps = sum_ij C_ij P_ij. The solver is shared with the Sinkhorn metric
-(:mod:`gankit.metrics.sinkhorn`, log domain, so small eps does not overflow).
+(:mod:`gankit.ot`, log domain, so small eps does not overflow).
 
 ``debiased = true`` uses the Sinkhorn divergence of Genevay, Peyré & Cuturi (2018),
 2 OT(X~, X) - OT(X~, X~) - OT(X, X), which is zero when the two batches coincide (plain
@@ -31,7 +31,7 @@ from typing import Any
 from torch import nn
 
 from ..config import opt
-from ..metrics.sinkhorn import sinkhorn_distance, sinkhorn_divergence
+from ..ot import sinkhorn_distance, sinkhorn_divergence
 from ..registry import OBJECTIVES
 from .base import DFn, LossAndLogs, Objective, Tensor
 from .checks import require_features

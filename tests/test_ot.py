@@ -5,7 +5,7 @@ import ot
 import pytest
 import torch
 
-from gankit.metrics.sinkhorn import (cost_matrix, sinkhorn, sinkhorn_distance,
+from gankit.ot import (cost_matrix, sinkhorn, sinkhorn_distance,
                                      sinkhorn_divergence, sinkhorn_solve)
 
 
@@ -131,7 +131,7 @@ def test_bad_input_is_refused(kw, msg):
 
 
 def test_bad_points_and_options_are_errors_not_nan():
-    from gankit.metrics.sinkhorn import cost_matrix, sinkhorn_distance, sinkhorn_solve
+    from gankit.ot import cost_matrix, sinkhorn_distance, sinkhorn_solve
 
     x = np.random.default_rng(0).normal(size=(20, 2))
     y = x[:15] + 1.0
