@@ -207,5 +207,22 @@ def sinkhorn_distance(x: Tensor, y: Tensor, eps: float, n_iters: int = 100,
 def sinkhorn_divergence(x: Tensor, y: Tensor, eps: float, n_iters: int = 100,
                         tol: float = 1e-6, cost: str = "sqeuclidean", **kw) -> Tensor:
     """Sinkhorn divergence 2 OT(x, y) - OT(x, x) - OT(y, y) (Genevay et al. 2018)."""
-    ot = lambda p, q: sinkhorn_distance(p, q, eps, n_iters, tol, cost, **kw)  # noqa: E731
-    return 2.0 * ot(x, y) - ot(x, x) - ot(y, y)
+    return sinkhorn_divergence_solve(x, y, eps, n_iters, tol, cost, **kw).value
+
+
+class DivergenceResult(NamedTuple):
+    """The Sinkhorn divergence and the largest final marginal error of its three solves."""
+
+    value: Tensor
+    err: float
+
+
+def sinkhorn_divergence_solve(x: Tensor, y: Tensor, eps: float, n_iters: int = 100,
+                              tol: float = 1e-6, cost: str = "sqeuclidean",
+                              **kw) -> DivergenceResult:
+    """:func:`sinkhorn_divergence` with the marginal error of its least converged solve,
+    for callers that report convergence (the metric)."""
+    solves = [sinkhorn_solve(cost_matrix(p, q, cost), eps, n_iters, tol, **kw)
+              for p, q in ((x, y), (x, x), (y, y))]
+    xy, xx, yy = (r.cost for r in solves)
+    return DivergenceResult(2.0 * xy - xx - yy, max(r.err for r in solves))
