@@ -36,7 +36,7 @@ def gan_error(seed: int, steps: int) -> float:
     trainer = Trainer(load_config(PRESET, [f"seed={seed}", f"train.steps={steps}"]))
     for _ in range(steps):
         trainer.train_step()
-    return TestAccuracy.evaluate_trainer(trainer)["test_error"]
+    return TestAccuracy().from_trainer(trainer, trainer.evaluator)["test_error"]
 
 
 def baseline_error(seed: int, steps: int, lr: float = 0.0) -> float:
@@ -52,7 +52,7 @@ def baseline_error(seed: int, steps: int, lr: float = 0.0) -> float:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-    return TestAccuracy.evaluate_trainer(trainer)["test_error"]
+    return TestAccuracy().from_trainer(trainer, trainer.evaluator)["test_error"]
 
 
 def summary(name: str, errors: list) -> str:

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from gankit.metrics.evaluate import add_eval_parser, run_eval
+from gankit.evaluate import add_eval_parser, run_eval
 from gankit.metrics.features import FeatureStats
 
 
@@ -214,7 +214,8 @@ def test_npy_input_is_read_memory_mapped(tmp_path):
 
 
 def test_fid_alone_streams_statistics_and_agrees_with_the_feature_path(tmp_path):
-    import gankit.metrics.evaluate as ev
+    import gankit.evaluate as ev
+    from gankit.metrics.fid import FID
 
     rng = np.random.default_rng(5)
     real = _npz(tmp_path / "r.npz", rng.normal(size=(300, 4)) @ rng.normal(size=(4, 4)))
@@ -227,7 +228,7 @@ def test_fid_alone_streams_statistics_and_agrees_with_the_feature_path(tmp_path)
     assert streamed.real is None and streamed.fake is None  # no feature matrix is kept
     assert isinstance(streamed.real_stats, FeatureStats) and streamed.real_stats.n == 300
     assert held.real.shape == (300, 4)
-    assert ev.fid_metric(streamed)["fid"] == pytest.approx(ev.fid_metric(held)["fid"], rel=1e-10)
+    assert FID().from_features(streamed)["fid"] == pytest.approx(FID().from_features(held)["fid"], rel=1e-10)
 
 
 def test_float_image_ranges(tmp_path):
@@ -268,7 +269,7 @@ def _png_bytes(arr):
 
 
 def test_image_files_16_bit_and_broken(tmp_path):
-    from gankit.metrics.evaluate import _read_image
+    from gankit.data.imageio import read_image as _read_image
 
     wide = np.array([[0, 65535], [32896, 257]], dtype=np.uint16)
     (tmp_path / "w.png").write_bytes(_png_bytes(wide))
@@ -319,7 +320,8 @@ def test_digits_accuracy_and_sinkhorn_convergence_are_reported(tmp_path):
 
 
 def test_fid_alone_keeps_features_when_a_set_has_fewer_samples_than_dimensions(tmp_path):
-    import gankit.metrics.evaluate as ev
+    import gankit.evaluate as ev
+    from gankit.metrics.fid import FID
     from gankit.metrics.fid import fid
 
     rng = np.random.default_rng(6)
@@ -330,7 +332,7 @@ def test_fid_alone_keeps_features_when_a_set_has_fewer_samples_than_dimensions(t
                               _npz(tmp_path / "f.npz", y), "--features", "identity"])
     data, _ = ev._featurize(args, ["fid"])
     assert data.real is not None and data.real_stats is None  # the n x m route, no 50 x 50
-    assert ev.fid_metric(data)["fid"] == pytest.approx(fid(x, y), rel=1e-12)
+    assert FID().from_features(data)["fid"] == pytest.approx(fid(x, y), rel=1e-12)
 
 
 def test_outputs_that_are_directories_and_fake_side_stats_with_is(tmp_path):
@@ -352,7 +354,8 @@ def test_outputs_that_are_directories_and_fake_side_stats_with_is(tmp_path):
 
 
 def test_save_stats_keeps_a_small_fake_set_on_the_cross_product_route(tmp_path):
-    import gankit.metrics.evaluate as ev
+    import gankit.evaluate as ev
+    from gankit.metrics.fid import FID
 
     rng = np.random.default_rng(7)
     parser = argparse.ArgumentParser()
@@ -366,20 +369,24 @@ def test_save_stats_keeps_a_small_fake_set_on_the_cross_product_route(tmp_path):
 
 
 def test_image_folders_are_read_lazily_a_batch_at_a_time(tmp_path, monkeypatch):
-    import gankit.metrics.evaluate as ev
+    import gankit.evaluate as ev
+    from gankit.metrics.fid import FID
     from PIL import Image
 
     rng = np.random.default_rng(1)
     for i in range(7):
         Image.fromarray((rng.uniform(size=(8, 8, 3)) * 255).astype(np.uint8)).save(tmp_path / f"{i}.png")
     reads = []
-    read = ev._read_image
-    monkeypatch.setattr(ev, "_read_image", lambda p: reads.append(p.name) or read(p))
+    import gankit.data.imageio as io
+    from gankit.metrics.extract import image_batches
+
+    read = io.read_image
+    monkeypatch.setattr(io, "read_image", lambda p: reads.append(p.name) or read(p))
     folder = ev.load_samples(str(tmp_path), n=5)
     assert folder.shape == (5, 8, 8, 3) and reads == ["0.png"]  # only the first, for its shape
-    batches = list(ev.image_batches(folder, "real", 2))
+    batches = list(image_batches(folder, "real", 2))
     assert [tuple(b.shape) for b in batches] == [(2, 3, 8, 8)] * 2 + [(1, 3, 8, 8)]
     assert reads == ["0.png"] + [f"{i}.png" for i in range(5)]
     Image.fromarray(np.zeros((9, 8, 3), np.uint8)).save(tmp_path / "7.png")
     with pytest.raises(ValueError, match="different shapes: 7.png is \\(9, 8, 3\\)"):
-        list(ev.image_batches(ev.load_samples(str(tmp_path)), "real", 4))
+        list(image_batches(ev.load_samples(str(tmp_path)), "real", 4))

@@ -7,9 +7,8 @@ import torch
 
 from gankit.config import load_config
 from gankit.data import build_dataset
+from gankit.evaluate import add_eval_parser
 from gankit.metrics import training
-from gankit.metrics.evaluate import add_eval_parser
-from gankit.registry import METRICS
 from gankit.train import Trainer
 
 
@@ -22,22 +21,21 @@ def _digits():
     return build_dataset(load_config(sets=["data.name='digits'"]).data, seed=0)
 
 
-def _score(samples, data):
-    out = {}
-    for name in ("fid", "kid", "is"):
-        out.update(METRICS.get(name).evaluate_samples(samples, data))
-    return out
+def _score(samples, data, evaluator=None):
+    evaluator = evaluator or training.Evaluator(["fid", "kid", "is"], data)
+    return evaluator.evaluate(None, samples)
 
 
 def test_reference_images_score_zero_and_noise_scores_far(monkeypatch):
     data = _digits()
     calls = []
-    features = training._features
-    monkeypatch.setattr(training, "_features", lambda net, x: calls.append(len(x)) or features(net, x))
-    same = _score(data.reference(400), data)
+    evaluator = training.Evaluator(["fid", "kid", "is"], data)
+    features = evaluator.features
+    monkeypatch.setattr(evaluator, "features", lambda x: calls.append(len(x)) or features(x))
+    same = _score(data.reference(400), data, evaluator)
     assert calls == [400, 400]  # reference once, samples once for all three metrics
     noise = torch.rand(400, *data.shape) * 2 - 1
-    far = _score(noise, data)
+    far = _score(noise, data, evaluator)
     assert calls == [400, 400, 400]  # the reference is cached
     assert 0 <= same["fid"] < 1e-8 and far["fid"] > 100
     # identical sets: the unbiased estimate sits slightly below 0 (its x-y sum keeps i = j)
@@ -81,7 +79,7 @@ def test_image_metrics_are_refused_before_a_run_on_other_data(tmp_path):
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("GANKIT_INCEPTION_WEIGHTS", raising=False)
         with pytest.raises(ValueError, match="GANKIT_INCEPTION_WEIGHTS"):
-            training.check_dataset(Colour())
+            training.Evaluator(["fid"], Colour())
 
 
 def test_digits_runs_log_fid_kid_is_by_default(tmp_path):

@@ -164,12 +164,3 @@ class CheckpointManager:
                 warnings.warn(f"{exc}; falling back to the previous checkpoint")
         raise CheckpointError(f"no loadable checkpoint in {str(self.dir)!r}: "
                               f"all {len(candidates)} failed verification")
-
-
-def sample_run(run_dir: str | Path, n: int, seed: int = 0,
-               device: Optional[str] = None) -> torch.Tensor:
-    """``n`` samples from the generator of the newest good checkpoint of ``run_dir``."""
-    from .train import Trainer  # late import: train imports this module
-
-    trainer = Trainer.from_run_dir(run_dir, device=device or "cpu")
-    return trainer.generate(n, seed=seed).cpu()

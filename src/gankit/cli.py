@@ -19,12 +19,7 @@ EPILOG = """examples:
 
 
 def _registries():
-    from . import data, nets, objectives, stabilizers  # noqa: F401  (registration)
-    from .metrics import modes  # noqa: F401
-    try:
-        from . import metrics  # noqa: F401  (image metrics, when present)
-    except ImportError:  # pragma: no cover
-        pass
+    from . import data, metrics, nets, objectives, stabilizers  # noqa: F401  (registration)
     from .registry import DATASETS, METRICS, NETS, OBJECTIVES, STABILIZERS
 
     return {"objectives": OBJECTIVES, "stabilizers": STABILIZERS, "nets": NETS,
@@ -145,10 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_eval(sub) -> None:
-    try:
-        from .metrics.evaluate import add_eval_parser
-    except ImportError:
-        return
+    from .evaluate import add_eval_parser
+
     add_eval_parser(sub)
 
 

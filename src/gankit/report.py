@@ -1,7 +1,7 @@
 """Figures of a run: 2D sample evolution, loss curves, mode metrics over time.
 
-The evolution figure is the classic picture of mode collapse (Metz et al., 2017, shown in
-seed 004): generated samples at several training steps over the real data, mode centres
+The evolution figure is the classic picture of mode collapse (Metz et al., 2017,
+Fig. 1): generated samples at several training steps over the real data, mode centres
 marked, so a generator hopping from mode to mode, or covering them all, is visible.
 """
 from __future__ import annotations

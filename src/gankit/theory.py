@@ -1,13 +1,13 @@
 """Exact checks of the GAN theory in the seeds, on discrete distributions, in float64.
 
-Goodfellow et al. (2014), Sec. 4 (seed 004):
+Goodfellow et al. (2014), Sec. 4:
 
 - Proposition 1: for fixed G the discriminator maximising V(D, G) is
   D*_G(x) = p_data(x) / (p_data(x) + p_g(x));
 - Theorem 1: the virtual training criterion C(G) = V(D*_G, G) equals
   -log 4 + 2 JSD(p_data || p_g) (eq. 6), so its minimum -log 4 is reached iff p_g = p_data.
 
-Huszár (2016), "minibatch discrimination" (seed 001): for P^(N), the law of N i.i.d.
+Huszár (2016), "An Alternative Update Rule for Generative Adversarial Networks": for P^(N), the law of N i.i.d.
 draws, KL(P^(N) || Q^(N)) = N KL(P || Q) but JS(P^(N) || Q^(N)) <= N JS(P || Q). For
 Bernoulli P, Q the N-fold products are enumerated exactly through the count of ones k:
 every sequence with k ones has probability p^k (1 - p)^(N - k), and there are C(N, k).
@@ -63,7 +63,7 @@ def jsd(p: Sequence[float], q: Sequence[float], weights: Optional[np.ndarray] = 
 
 # ----------------------------------------------------------------------------- Theorem 1
 def value(D: np.ndarray, p_data: np.ndarray, p_g: np.ndarray) -> float:
-    """V(D, G) = E_{p_data} log D(x) + E_{p_g} log(1 - D(x)) (eq. 1 / seed 004 eq. 3)."""
+    """V(D, G) = E_{p_data} log D(x) + E_{p_g} log(1 - D(x)) (Goodfellow et al. 2014, eq. 1)."""
     D = np.asarray(D, np.float64)
     return float(np.sum(xlogy(p_data, D)) + np.sum(xlogy(p_g, 1.0 - D)))
 
@@ -116,7 +116,7 @@ def js_bernoulli(p: float, q: float, N: int = 1, base: float = math.e) -> float:
 
 def minibatch_js_curves(p: float = 0.2, Ns: Sequence[int] = (1, 2, 3, 8),
                         n_q: int = 201) -> Dict[str, np.ndarray]:
-    """q on [0, 1] and, for each N, JS(P^(N) || Q^(N)) in bits (seed 001's figure)."""
+    """q on [0, 1] and, for each N, JS(P^(N) || Q^(N)) in bits (Huszár's figure)."""
     q = np.linspace(0.0, 1.0, n_q)
     curves = {"q": q}
     for N in Ns:
@@ -153,7 +153,7 @@ def plot_minibatch_js(path: str | Path, p: float = 0.2, Ns: Sequence[int] = (1, 
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    ap = argparse.ArgumentParser(description="Draw seed 001's minibatch JS figure.")
+    ap = argparse.ArgumentParser(description="Draw Huszár's (2016) minibatch JS figure.")
     ap.add_argument("--out", default="minibatch_js.png", help="PNG to write")
     ap.add_argument("--p", type=float, default=0.2)
     ap.add_argument("--N", default="1,2,3,8", help="comma-separated minibatch sizes")

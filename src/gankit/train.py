@@ -26,11 +26,11 @@ from .data import build_dataset
 from .distributed import World, device_for
 from .ema import GeneratorEMA
 from .grids import GRID_SIZE
-from .metrics.modes import ModeCoverage  # noqa: F401  (registers "modes")
+from . import metrics  # noqa: F401  (registers the metrics)
+from .metrics.training import Evaluator
 from .nets import build_net
 from .nets.layers import sample_noise
 from .objectives import build_objective
-from .registry import METRICS
 from .rundir import RunDir
 from .stabilizers import build_stabilizers
 
@@ -108,7 +108,7 @@ class Trainer:
         self.g_ema = GeneratorEMA(self.G, cfg.train.g_ema)  # after setup: copies VBN refs
         self._hooks = {h: [s for s in self.stabilizers if s.overrides(h)]
                        for h in ("d_input", "penalty", "d_penalty", "after_step")}
-        self._check_metrics()
+        self.evaluator = Evaluator(self.metric_names(), self.data)
         self._dry_run()
 
     def _compile(self, enabled: bool) -> None:
@@ -133,15 +133,6 @@ class Trainer:
                 group["lr"] = group["base_lr"] * factor
 
     # ------------------------------------------------------------------ pieces
-    def _check_metrics(self) -> None:
-        for name in self.metric_names():
-            metric = METRICS.get(name)
-            if not any(hasattr(metric, f) for f in ("evaluate_samples", "evaluate_trainer")):
-                raise ValueError(f"eval.metrics: {name!r} cannot be computed during "
-                                 "training; use `gankit eval` for it")
-            if hasattr(metric, "check_dataset"):  # e.g. image metrics on toy data
-                metric.check_dataset(self.data)
-
     @torch.no_grad()
     def _dry_run(self) -> None:
         """One eval-mode forward pass of G and D on a zero batch of the run's size, so a
@@ -271,14 +262,7 @@ class Trainer:
 
     def evaluate(self) -> tuple[Dict[str, Any], torch.Tensor]:
         samples = self.generate(self.cfg.eval.n_samples)
-        results: Dict[str, Any] = {}
-        for name in self.metric_names():
-            metric = METRICS.get(name)
-            if hasattr(metric, "evaluate_trainer"):  # measures the nets (e.g. D's accuracy)
-                results.update(metric.evaluate_trainer(self))
-            else:
-                results.update(metric.evaluate_samples(samples, self.data))
-        return results, samples
+        return self.evaluator.evaluate(self, samples), samples
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> Dict[str, Any]:

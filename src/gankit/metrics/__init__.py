@@ -1,23 +1,20 @@
 """Evaluation metrics: each a pipeline samples -> features -> statistics -> number.
 
 FID (Heusel et al. 2017), Inception Score (Salimans et al. 2016), MMD and KID
-(Gretton et al. 2012; Binkowski et al. 2018), and the log-domain Sinkhorn OT solver
-(Cuturi 2013) that also serves the Sinkhorn loss. Importing this package registers the
-``gankit eval`` metrics in ``gankit.registry.METRICS``.
+(Gretton et al. 2012; Binkowski et al. 2018), the Sinkhorn divergence (Cuturi 2013;
+Genevay et al. 2018) and mode coverage on 2D mixtures (Srivastava et al. 2017). Every
+metric follows the one protocol of :mod:`gankit.metrics.base` and registers itself in
+``gankit.registry.METRICS`` from its own module; importing this package registers them.
 """
-from .features import FeatureStats, check_features, extract_features, identity_features, stream_stats
-from .fid import fid, fid_from_stats, frechet_distance, trace_sqrt_product
+from . import fid, isc, kid, modes, sinkhorn  # noqa: F401  (registration)
+from .base import EvalData, Metric
+from .features import FeatureStats, check_features
+from .fid import fid_from_stats, frechet_distance, trace_sqrt_product
 from .isc import MeanStd, inception_score
-from .kid import kid, kid_values, mmd2, poly_mmd2
-from ..ot import (SinkhornResult, cost_matrix, sinkhorn, sinkhorn_distance,
-                       sinkhorn_divergence, sinkhorn_solve)
-from . import evaluate  # noqa: F401  (registers fid, kid, is, mmd, sinkhorn)
-from . import training  # noqa: F401  (fid, kid, is during training on image data)
+from .kid import kid_values, mmd2, poly_mmd2
 
 __all__ = [
-    "FeatureStats", "check_features", "extract_features", "identity_features", "stream_stats",
-    "fid", "fid_from_stats", "frechet_distance", "trace_sqrt_product",
-    "MeanStd", "inception_score", "kid", "kid_values", "mmd2", "poly_mmd2",
-    "SinkhornResult", "cost_matrix", "sinkhorn", "sinkhorn_distance", "sinkhorn_divergence",
-    "sinkhorn_solve",
+    "EvalData", "Metric", "FeatureStats", "check_features",
+    "fid_from_stats", "frechet_distance", "trace_sqrt_product",
+    "MeanStd", "inception_score", "kid_values", "mmd2", "poly_mmd2",
 ]

@@ -1,10 +1,9 @@
-"""Feature extraction and streaming feature statistics.
+"""Feature matrices and their streaming statistics.
 
 Every sample-based metric in gankit is a pipeline: samples -> features -> statistics ->
-number. This module holds the first two stages: extractors (identity here; Inception-v3
-in :mod:`gankit.metrics.inception`, the digits classifier in
-:mod:`gankit.metrics.digits`), a helper that runs an extractor over a large array in
-batches, and :class:`FeatureStats`, the running mean and covariance that FID needs
+number. The extractors (Inception-v3, the digits classifier, the identity) are in
+:mod:`gankit.metrics.extract`; this module checks feature matrices and holds
+:class:`FeatureStats`, the running mean and covariance that FID needs
 (Heusel et al. 2017), kept in float64 and merged with the pairwise update of Chan,
 Golub and LeVeque (1979), so the result does not depend on the batch size and 50k x 2048
 features never have to sit in memory at once.
@@ -12,7 +11,7 @@ features never have to sit in memory at once.
 from __future__ import annotations
 
 import os
-from typing import Callable, Iterator, Optional, Union
+from typing import Optional, Union
 
 import numpy as np
 import torch
@@ -109,9 +108,9 @@ class FeatureStats:
     centred on its own mean (two passes) and its scatter is added with BLAS ``dsyrk``
     straight into the upper triangle of ``M2`` (half the flops of a full product, no
     d x d temporaries); the rank-one correction is BLAS ``dsyr``, also in place.
-    OpenBLAS's ``dsyrk`` runs at ``dgemm``'s rate here: 1000 x 2048 rows take 0.10 s
-    against 0.15 s for an upper triangle built from ``dgemm`` on 256-column blocks and
-    0.23 s for the full ``dgemm`` (one core, 2026-11-25). Consumers that read one
+    ``dsyrk`` runs at ``dgemm``'s rate on half the flops, faster than an upper triangle
+    built from ``dgemm`` blocks or the full ``dgemm`` (BENCHMARKS.md, "Metrics").
+    Consumers that read one
     triangle with LAPACK (FID) take it from :meth:`scatter_upper` without a copy.
     """
 
@@ -236,43 +235,3 @@ class FeatureStats:
         for i in range(0, x.shape[0], step):
             stats._add(x[i:i + step])
         return stats
-
-
-def identity_features(x: ArrayLike) -> torch.Tensor:
-    """Identity extractor for 2-D and tabular data: flattens each sample to a vector."""
-    x = torch.as_tensor(x)
-    if x.dim() < 2:
-        raise ValueError(f"samples: expected shape (n, ...), got {tuple(x.shape)}")
-    return x.reshape(x.shape[0], -1)
-
-
-def iter_batches(data: ArrayLike, batch_size: int) -> Iterator[torch.Tensor]:
-    """Consecutive batches of ``data`` along its first axis, as tensors."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    for i in range(0, len(data), batch_size):
-        yield torch.as_tensor(data[i:i + batch_size])
-
-
-Extractor = Callable[[torch.Tensor], torch.Tensor]
-
-
-@torch.no_grad()
-def extract_features(extractor: Extractor, data: ArrayLike, batch_size: int = 100) -> np.ndarray:
-    """Run ``extractor`` over ``data`` in batches; (n, d) float64 features, checked finite."""
-    if len(data) == 0:
-        raise ValueError("no samples to extract features from")
-    parts = [as_float64(extractor(batch)) for batch in iter_batches(data, batch_size)]
-    feats = np.concatenate([p.reshape(p.shape[0], -1) for p in parts], axis=0)
-    return check_features(feats, min_samples=1)
-
-
-@torch.no_grad()
-def stream_stats(extractor: Extractor, data: ArrayLike, batch_size: int = 100) -> FeatureStats:
-    """Feature statistics of ``data`` without keeping all features in memory."""
-    stats = FeatureStats()
-    for batch in iter_batches(data, batch_size):
-        stats.update(as_float64(extractor(batch)).reshape(len(batch), -1))
-    if stats.n == 0:
-        raise ValueError("no samples to extract features from")
-    return stats

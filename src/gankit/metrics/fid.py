@@ -1,5 +1,5 @@
 """Frechet Inception Distance (Heusel et al. 2017, "GANs Trained by a Two Time-Scale
-Update Rule Converge to a Local Nash Equilibrium", eq. 6; seed 004):
+Update Rule Converge to a Local Nash Equilibrium", eq. 6):
 
     FID(P, Q) = ||mu_P - mu_Q||^2 + Tr(S_P + S_Q - 2 (S_P S_Q)^{1/2}).
 
@@ -14,11 +14,14 @@ cross-product X_c Y_c^T / sqrt((n-1)(m-1)), a small n x m matrix. Everything is 
 """
 from __future__ import annotations
 
+from typing import Dict
+
 import numpy as np
 import scipy.linalg
 import scipy.linalg.lapack as lapack
 import torch
 
+from .base import EvalData, Metric, register
 from .features import (ArrayLike, FeatureStats, check_features, check_same_dim,
                        symmetric_from_upper)
 
@@ -47,10 +50,9 @@ def _check_cov(cov: ArrayLike, d: int, name: str) -> np.ndarray:
 def _eigvalsh(m: np.ndarray, lower: bool) -> np.ndarray:
     """Eigenvalues of the symmetric matrix in one triangle of ``m`` (float64).
 
-    torch's ``eigvalsh`` (LAPACK ``syevd`` from the MKL that PyTorch ships): at d = 2048
-    on one core it took 0.27 s against 0.99 s for scipy's OpenBLAS ``dsyevd`` on an
-    Intel Xeon (AVX-512, 2026-12-01), and the same time as scipy on an AMD EPYC (Zen 3,
-    2026-11-25), so it is never the slower choice.
+    torch's ``eigvalsh`` (LAPACK ``syevd`` from the MKL that PyTorch ships): faster than
+    scipy's OpenBLAS ``dsyevd`` on one kind of CPU and as fast on the other
+    (BENCHMARKS.md, "Metrics"), so it is never the slower choice.
     """
     return torch.linalg.eigvalsh(torch.from_numpy(m), UPLO="L" if lower else "U").numpy()
 
@@ -79,9 +81,7 @@ def _trace_sqrt_tri(a: np.ndarray, b: np.ndarray, lower: bool) -> float:
 
     With A = L L^T (LAPACK ``dpotrf``), ``dsygst`` forms L^T B L using the symmetry
     (half the flops of two general products); its eigenvalues, those of A B, come from
-    :func:`_eigvalsh`. Measured on one core at d = 2048: ``dpotrf`` 0.06 s, ``dsygst``
-    0.12 s, eigenvalues 0.27 s (Intel Xeon, 2026-12-01; on an AMD EPYC on 2026-11-25
-    0.10, 0.38 and 0.70 s).
+    :func:`_eigvalsh` (the time of each step is in BENCHMARKS.md, "Metrics").
 
     A negative eigenvalue of L^T B L is rounding around a zero one, so A B is singular
     (e.g. the features of a collapsed generator), and so is a failed ``dpotrf``: the
@@ -195,3 +195,15 @@ def fid(real: ArrayLike, fake: ArrayLike) -> float:
     if min(x.shape[0], y.shape[0]) < x.shape[1]:
         return _fid_small_n(x.astype(np.float64, copy=False), y.astype(np.float64, copy=False))
     return fid_from_stats(FeatureStats._from_checked(x), FeatureStats._from_checked(y))
+
+
+@register("fid")
+class FID(Metric):
+    """Frechet Inception Distance (Heusel et al. 2017) between real and fake features."""
+
+    accepts_stats = True
+
+    def from_features(self, d: EvalData) -> Dict[str, float]:
+        if d.real is not None and d.fake is not None:
+            return {"fid": fid(d.real, d.fake)}
+        return {"fid": frechet_distance(*d.mean_cov("real"), *d.mean_cov("fake"))}

@@ -236,11 +236,9 @@ class InceptionV3FID(nn.Module):
     def pool_features(self, x: Tensor) -> Tensor:
         """2048-d average-pool features of preprocessed input.
 
-        Computed in the channels-last layout: with that and the batch norms folded (see
-        :class:`Conv`), 32x32 images resized to 299 went from 4.4-5.6 to 7.7-10.0
-        images/s on one core of an Intel Xeon, 6.3-7.7 to 10.7-18.6 on two (random
-        weights, batch 16, interleaved A/B, 2026-12-01); the features agree with the
-        plain layout's to 4e-7 relative (float32 rounding).
+        Computed in the channels-last layout, which with the batch norms folded (see
+        :class:`Conv`) nearly doubles the throughput (BENCHMARKS.md, "Metrics"); the
+        features agree with the plain layout's to float32 rounding.
         """
         x = x.contiguous(memory_format=torch.channels_last)
         x = _chain(x, self.Conv2d_1a_3x3, self.Conv2d_2a_3x3, self.Conv2d_2b_3x3)

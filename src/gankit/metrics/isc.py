@@ -11,11 +11,12 @@ so confident predictions do not underflow) or from probabilities.
 from __future__ import annotations
 
 import warnings
-from typing import NamedTuple, Optional
+from typing import Dict, NamedTuple, Optional
 
 import numpy as np
 import scipy.special
 
+from .base import EvalData, Metric, register
 from .features import ArrayLike, check_features
 
 
@@ -72,3 +73,22 @@ def inception_score(logits: Optional[ArrayLike] = None, *, probs: Optional[Array
                          f"got {splits}")
     scores = [_split_score(logp[i * n // splits:(i + 1) * n // splits]) for i in range(splits)]
     return MeanStd(float(np.mean(scores)), float(np.std(scores)))
+
+
+@register("is")
+class InceptionScore(Metric):
+    """Inception Score (Salimans et al. 2016) of the fake samples (real as reference)."""
+
+    logits = True
+    fake_only = True
+
+    def from_features(self, d: EvalData) -> Dict[str, float]:
+        if d.fake_logits is None:
+            raise ValueError("metric 'is' needs classifier logits: use --features inception "
+                             "or --features digits")
+        fake = inception_score(d.fake_logits, splits=min(10, len(d.fake_logits)))
+        out = {"is": fake.mean, "is_std": fake.std}
+        if d.real_logits is not None:
+            out["is_real"] = inception_score(d.real_logits,
+                                             splits=min(10, len(d.real_logits))).mean
+        return out

@@ -1,7 +1,7 @@
 """Maximum mean discrepancy and the Kernel Inception Distance.
 
-MMD: the unbiased estimator of seed 004, eq. (4) (Gretton et al. 2012, "A Kernel
-Two-Sample Test", eq. 3),
+MMD: the unbiased estimator of Gretton et al. (2012, "A Kernel Two-Sample Test",
+eq. 3),
 
     MMD_u^2 = 1/(m(m-1)) sum_{i != j} k(x_i, x_j) + 1/(n(n-1)) sum_{i != j} k(y_i, y_j)
               - 2/(mn) sum_{i,j} k(x_i, y_j),
@@ -23,11 +23,12 @@ offset). KID's subsets use float32 Gram products by default (see :func:`kid_valu
 from __future__ import annotations
 
 import warnings
-from typing import Callable, Iterator, Optional, Tuple
+from typing import Callable, Dict, Iterator, Optional, Tuple
 
 import numpy as np
 from scipy.linalg import blas
 
+from .base import EvalData, Metric, register
 from .features import ArrayLike, check_features, check_same_dim
 from .isc import MeanStd
 
@@ -43,7 +44,7 @@ _BLOCK_ENTRIES = 1 << 24  # kernel entries per row block (128 MB of float64)
 
 def _blockwise_mmd2(z: np.ndarray, m: int, kernel: Callable[[np.ndarray, slice], np.ndarray]
                     ) -> float:
-    """Unbiased MMD^2 (seed 004 eq. 4) of the stacked sample ``z`` = [x; y] (x = its first
+    """Unbiased MMD^2 (Gretton et al. 2012, eq. 3) of the stacked sample ``z`` = [x; y] (x = its first
     ``m`` rows), the kernel applied to row blocks of the Gram matrix: ``kernel(g, rows)``
     maps the block ``g = z[rows] z^T`` to kernel values (it may overwrite ``g``)."""
     n_all = z.shape[0]
@@ -72,7 +73,7 @@ def _blockwise_mmd2(z: np.ndarray, m: int, kernel: Callable[[np.ndarray, slice],
 
 
 def mmd2_from_kernel(k: np.ndarray, m: int) -> float:
-    """Unbiased MMD^2 (seed 004 eq. 4) from the kernel matrix of the stacked [x; y].
+    """Unbiased MMD^2 (Gretton et al. 2012, eq. 3) from the kernel matrix of the stacked [x; y].
 
     ``k`` is (m + n) x (m + n); its first ``m`` rows/columns belong to x.
     """
@@ -133,7 +134,7 @@ def median_heuristic(x: ArrayLike, y: ArrayLike, max_points: int = 1000) -> floa
 
 
 def mmd2(x: ArrayLike, y: ArrayLike, sigma: Optional[float] = None) -> float:
-    """Unbiased MMD^2 with the Gaussian kernel (seed 004 eq. 4; Gretton et al. 2012)."""
+    """Unbiased MMD^2 with the Gaussian kernel (Gretton et al. 2012, eq. 3)."""
     x, y = _pair(x, y)
     sigma = _check_sigma(median_heuristic(x, y) if sigma is None else sigma)
     z = np.concatenate([x, y], axis=0)
@@ -177,9 +178,8 @@ def _poly_kernel_sums(gram: np.ndarray, degree: int) -> Tuple[float, float]:
     elementwise in its dtype, overwriting it; both accumulated in float64.
 
     numpy, like the BLAS products before it: handing every subset's kernel to torch's
-    thread pool and back to OpenBLAS's left each pool spinning while the other worked,
-    and with two threads per library KID of 100 subsets of 250 took 5.9 s instead of
-    0.09 s (2026-12-02)."""
+    thread pool and back to OpenBLAS's left each pool spinning while the other worked
+    (BENCHMARKS.md, "Metrics")."""
     np.add(gram, 1.0, out=gram)
     if degree == 3:
         k = np.multiply(gram, gram)
@@ -254,3 +254,28 @@ def kid(x: ArrayLike, y: ArrayLike, n_subsets: int = 100, subset_size: int = 100
     """Kernel Inception Distance (Binkowski et al. 2018): mean and std over subsets."""
     values = kid_values(x, y, n_subsets, subset_size, degree, seed, gram_dtype)
     return MeanStd(float(values.mean()), float(values.std()))
+
+
+@register("kid")
+class KID(Metric):
+    """Kernel Inception Distance (Binkowski et al. 2018): cubic-kernel MMD^2, 100 subsets."""
+
+    matrix = True
+
+    def from_features(self, d: EvalData) -> Dict[str, float]:
+        mean, std = kid(d.real, d.fake, n_subsets=d.kid_subsets,
+                        subset_size=d.kid_subset_size, seed=d.seed)  # warns when capped
+        out = {"kid": mean, "kid_std": std}
+        if d.details:
+            out["kid_subset_size"] = float(min(d.kid_subset_size, len(d.real), len(d.fake)))
+        return out
+
+
+@register("mmd")
+class MMD(Metric):
+    """Unbiased MMD^2 with a Gaussian kernel, median-heuristic bandwidth (Gretton 2012)."""
+
+    matrix = True
+
+    def from_features(self, d: EvalData) -> Dict[str, float]:
+        return {"mmd2": mmd2(d.real, d.fake)}

@@ -19,7 +19,7 @@ from typing import Dict, Optional
 
 import torch
 
-from ..registry import METRICS
+from .base import EvalContext, Metric, register
 
 
 def assign_modes(samples: torch.Tensor, centres: torch.Tensor):
@@ -77,16 +77,20 @@ def mode_metrics(samples: torch.Tensor, centres: torch.Tensor, std: float,
             "kl": kl_to_uniform(counts), "spread": spread}
 
 
-@METRICS.register("modes")
-class ModeCoverage:
+@register("modes")
+class ModeCoverage(Metric):
     """Modes covered, % high-quality samples and KL to uniform (2D mixtures)."""
 
-    @staticmethod
-    def evaluate_samples(samples: torch.Tensor, dataset) -> Dict[str, Optional[float]]:
-        info = dataset.describe() or {}
-        if "centres" not in info:
+    source = "samples"
+
+    def check(self, dataset) -> None:
+        if "centres" not in (dataset.describe() or {}):
             raise ValueError(f"metric 'modes' needs a data set with known mode centres; "
                              f"{type(dataset).__name__} has none")
+
+    def from_samples(self, samples: torch.Tensor, ctx: EvalContext) -> Dict[str, Optional[float]]:
+        self.check(ctx.dataset)
+        info = ctx.dataset.describe()
         return mode_metrics(samples.cpu(), info["centres"], info["std"])
 
 

@@ -29,7 +29,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..config import opt
-from ..registry import METRICS, OBJECTIVES
+from ..metrics.base import Metric, register
+from ..registry import OBJECTIVES
 from .base import DFn, LossAndLogs, Objective, Tensor
 from .feature_matching import _features, require_features
 
@@ -135,17 +136,20 @@ def classify(D: nn.Module, x: Tensor, device: torch.device, batch: int = 1000) -
                           for i in range(0, len(x), batch)])
 
 
-@METRICS.register("accuracy")
-class TestAccuracy:
+@register("accuracy")
+class TestAccuracy(Metric):
     """Test-set accuracy and error (%) of D's K class logits (semi-supervised runs)."""
 
-    @staticmethod
-    def evaluate_trainer(trainer: Any) -> Dict[str, float]:
-        test = trainer.data.test_set()
-        if test is None:
+    source = "trainer"
+
+    def check(self, dataset: Any) -> None:
+        if dataset.test_set() is None:
             raise ValueError(f"metric 'accuracy' needs a labelled test split; data set "
-                             f"{trainer.cfg.data.name!r} has none")
-        x, y = test
+                             f"{type(dataset).__name__} has none")
+
+    def from_trainer(self, trainer: Any, ctx: Any) -> Dict[str, float]:
+        self.check(trainer.data)
+        x, y = trainer.data.test_set()
         with torch.no_grad(), _eval_mode(trainer.D):
             _check_classes(trainer.D(x[:2].to(trainer.device))[0], trainer.data.num_classes)
         correct = (classify(trainer.D, x, trainer.device) == y).double().mean().item()

@@ -1,0 +1,255 @@
+"""``gankit eval``: compare real and generated samples with FID, KID, IS, MMD, Sinkhorn.
+
+Each metric is the pipeline samples -> features -> statistics -> number: samples are
+read from a folder of PNG/JPEG images, an ``.npz`` (key ``x`` or its only array), an
+``.npy`` (:mod:`gankit.data.imageio`), or a run directory (then ``--n`` samples are
+drawn from its generator); features come from Inception-v3 (FID form), the digits
+classifier or the identity (:mod:`gankit.metrics.extract`); the metrics are those of
+``gankit.registry.METRICS`` computed from features (:class:`gankit.metrics.base.Metric`).
+
+FID can also use precomputed statistics: ``--real``/``--fake`` may be a stats ``.npz`` in
+pytorch-fid's format (:mod:`gankit.metrics.stats_file`), which ``--save-stats`` writes
+for the ``--real`` set, so the reference set is featurized once.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple, Union
+
+import numpy as np
+
+from . import metrics  # noqa: F401  (registers the metrics)
+from .checkpoint import atomic_write_bytes
+from .data.imageio import ImageFolderArray, load_array_file, load_image_folder
+from .metrics.base import EvalData, Stats
+from .metrics.base import get as metrics_get
+from .metrics.extract import IMAGE_RANGES, Features, Needs, make_extractor
+from .metrics.features import FeatureStats
+from .metrics.stats_file import StatsFile, is_stats_file, load_stats_file, save_stats_file
+from .registry import METRICS
+
+
+# ---------------------------------------------------------------- reading samples
+
+def _is_run_dir(path: Path) -> bool:
+    return (path / "config.toml").exists() or (path / "checkpoints").is_dir()
+
+
+def sample_run(run_dir: Union[str, Path], n: int, seed: int = 0,
+               device: Optional[str] = None) -> np.ndarray:
+    """``n`` samples from the generator of the newest good checkpoint of ``run_dir``."""
+    from .train import Trainer  # the trainer is heavy: only for run directories
+
+    trainer = Trainer.from_run_dir(run_dir, device=device or "cpu")
+    return trainer.generate(n, seed=seed).detach().cpu().numpy()
+
+
+def load_samples(path: str, n: Optional[int] = None,
+                 seed: int = 0) -> Union[np.ndarray, ImageFolderArray]:
+    """Samples from a folder of images (lazy), an .npz/.npy file or a run directory."""
+    p = Path(path)
+    if not p.exists():
+        raise ValueError(f"no such file or directory: {path}")
+    if p.is_dir() and _is_run_dir(p):
+        return sample_run(p, n or 10_000, seed)
+    if p.is_dir():
+        x = load_image_folder(p)
+    elif p.suffix in (".npz", ".npy"):
+        x = load_array_file(p)
+    else:
+        raise ValueError(f"{path}: expected a folder of images, an .npz/.npy file or a run "
+                         "directory")
+    if n and isinstance(x, ImageFolderArray):
+        return x.head(n)
+    return x[:n] if n else x
+
+
+def load_source(path: str, n: Optional[int] = None,
+                seed: int = 0) -> Union[np.ndarray, ImageFolderArray, StatsFile]:
+    """A stats file's :class:`StatsFile`, else the samples of :func:`load_samples`."""
+    if is_stats_file(Path(path)):
+        return load_stats_file(path)
+    return load_samples(path, n, seed)
+
+
+# ---------------------------------------------------------------- command
+
+
+def eval_metrics() -> List[str]:
+    """The registered metrics computed from two sets' features: the ones ``eval`` offers."""
+    return [n for n in METRICS.names() if METRICS.get(n).source == "features"]
+
+
+def parse_metrics(spec: str) -> List[str]:
+    """Comma-separated metric names, checked against the ones ``eval`` computes."""
+    names = [s.strip() for s in spec.split(",") if s.strip()]
+    valid = eval_metrics()
+    bad = [s for s in names if s not in valid]
+    if bad or not names:
+        raise ValueError(f"unknown metric(s) {', '.join(bad) or '(none)'}; valid: "
+                         f"{', '.join(valid)}")
+    return names
+
+
+def add_eval_parser(subparsers) -> argparse.ArgumentParser:
+    """Add ``gankit eval`` to a subparsers object."""
+    p = subparsers.add_parser("eval", help="FID/KID/IS/MMD/Sinkhorn between two sample sets")
+    p.add_argument("--real", required=True,
+                   help="image folder, .npz/.npy, run directory, or FID stats .npz")
+    p.add_argument("--fake", default=None,
+                   help="image folder, .npz/.npy, run directory, or FID stats .npz")
+    p.add_argument("--save-stats", default=None, metavar="PATH.npz",
+                   help="write the FID statistics (mu, sigma) of --real here; --fake optional")
+    p.add_argument("--metrics", default=None, help=f"comma list of {', '.join(eval_metrics())} "
+                   "(default fid,kid; fid when a side is a stats file)")
+    p.add_argument("--features", default="inception", choices=("inception", "digits", "identity"))
+    for side in ("real", "fake"):
+        p.add_argument(f"--{side}-range", default="auto", choices=IMAGE_RANGES,
+                       help=f"range of the {side} float images (uint8 is 0..255), e.g. "
+                       f"--{side}-range=-1,1; auto: [-1, 1] when the minimum is below -0.5, "
+                       "[0, 1] when it is >= -0.001, else an error")
+    p.add_argument("--n", type=int, default=None, help="samples per set (run dirs: 10000)")
+    p.add_argument("--out", default=None, help="write the results as JSON here")
+    p.add_argument("--batch-size", type=int, default=50)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--inception-weights", default=None,
+                   help="pt_inception-2015-12-05-6726825d.pth (or $GANKIT_INCEPTION_WEIGHTS)")
+    p.add_argument("--kid-subsets", type=int, default=100, help="KID: number of subsets")
+    p.add_argument("--kid-subset-size", type=int, default=1000, help="KID: samples per subset")
+    p.add_argument("--sinkhorn-n", type=int, default=1000, help="samples used by sinkhorn")
+    p.add_argument("--sinkhorn-eps", type=float, default=0.05,
+                   help="entropic eps as a fraction of the mean real-fake cost")
+    p.set_defaults(func=run_eval)
+    return p
+
+
+def _check_args(args) -> None:
+    """Refuse bad numbers and unwritable outputs before any sample is featurized."""
+    for flag, value, low in (("--n", args.n, 2), ("--batch-size", args.batch_size, 1),
+                             ("--kid-subsets", args.kid_subsets, 1),
+                             ("--kid-subset-size", args.kid_subset_size, 2),
+                             ("--sinkhorn-n", args.sinkhorn_n, 2)):
+        if value is not None and value < low:
+            raise ValueError(f"{flag} must be >= {low}, got {value}")
+    if not (args.sinkhorn_eps > 0 and math.isfinite(args.sinkhorn_eps)):
+        raise ValueError(f"--sinkhorn-eps must be positive, got {args.sinkhorn_eps}")
+    if args.fake is None and not args.save_stats:
+        raise ValueError("--fake is required unless --save-stats is given")
+    if args.save_stats and Path(args.save_stats).suffix != ".npz":
+        raise ValueError(f"--save-stats {args.save_stats}: the file name must end in .npz")
+    for flag, path in (("--save-stats", args.save_stats), ("--out", args.out)):
+        if path and not Path(path).resolve().parent.is_dir():
+            raise ValueError(f"{flag} {path}: no such directory {Path(path).parent}")
+        if path and Path(path).exists() and not Path(path).is_file():
+            raise ValueError(f"{flag} {path}: exists and is not a file")
+
+
+def _check_stats_use(stats: StatsFile, side: str, names: List[str], features: str,
+                     other_is_file: bool) -> None:
+    # a score of the fake samples alone (IS): a stats file may stand for the real set
+    chosen = [metrics_get(m) for m in names]
+    others = [m.name for m in chosen if not m.accepts_stats and
+              not (m.fake_only and side == "real" and not other_is_file)]
+    if others:
+        need = "the fake samples" if others == ["is"] else "samples"
+        raise ValueError(f"{stats.path} holds FID statistics only (mu, sigma); metric(s) "
+                         f"{', '.join(others)} need {need}")
+    if stats.features is None and features != "inception":
+        raise ValueError(f"{stats.path} has no 'features' key (pytorch-fid's format: "
+                         f"Inception-v3 pool features); use --features inception, not {features}")
+    if stats.features is not None and stats.features != features:
+        raise ValueError(f"{stats.path} holds statistics of {stats.features} features, but "
+                         f"--features is {features}")
+
+
+def _check_raw_pair(real: np.ndarray, fake: np.ndarray) -> None:
+    """Identity features compare raw values: 0..255 integers against floats is an error."""
+    ints = [x.dtype for x in (real, fake) if x.dtype.kind in "iu"]
+    if len(ints) == 1:
+        raise ValueError(f"--features identity compares raw values, but real is {real.dtype} "
+                         f"and fake is {fake.dtype} (e.g. 0..255 against 0..1); give both "
+                         "sets in one dtype and range, or use an image extractor")
+
+
+def _featurize(args, names: List[str]) -> Tuple[EvalData, Dict[str, float]]:
+    sources = {"real": load_source(args.real, args.n, args.seed)}
+    if args.fake is not None:
+        sources["fake"] = load_source(args.fake, args.n, args.seed + 1)
+    if args.save_stats and isinstance(sources["real"], StatsFile):
+        raise ValueError(f"--save-stats: --real {args.real} is already a stats file")
+    files = {k for k, v in sources.items() if isinstance(v, StatsFile)}
+    for name in files:
+        _check_stats_use(sources[name], name, names, args.features, len(files) == 2)
+    samples = {k: v for k, v in sources.items() if k not in files}
+    for name, x in samples.items():
+        if len(x) < 2:
+            raise ValueError(f"{name}: need at least 2 samples, got {len(x)}")
+    if args.features == "identity" and len(samples) == 2:
+        _check_raw_pair(samples["real"], samples["fake"])
+    chosen = [metrics_get(m) for m in names]
+    need_feats = any(m.matrix for m in chosen) and args.fake is not None
+    needs = Needs(feats=need_feats, logits=any(m.logits for m in chosen), stats=not need_feats,
+                  save=bool(args.save_stats))
+    info: Dict[str, float] = {}
+    out: Dict[str, Features] = {}
+    if samples:  # loads a network (Inception's weights) only when samples need it
+        extract, info = make_extractor(args.features, args.batch_size, args.inception_weights,
+                                       needs, {"real": args.real_range, "fake": args.fake_range})
+        out = {name: extract(x, name) for name, x in samples.items()}
+    get = lambda k, field: getattr(out[k], field) if k in out else None  # noqa: E731
+    stats = {k: sources[k] if k in files else get(k, "stats") for k in sources}
+    real, fake = get("real", "feats"), get("fake", "feats")
+    if real is not None and fake is not None and real.shape[1] != fake.shape[1]:
+        raise ValueError(f"mismatched feature dimensions: {real.shape[1]} (real) vs "
+                         f"{fake.shape[1]} (fake)")
+    data = EvalData(real, fake, get("real", "logits"), get("fake", "logits"), stats["real"],
+                    stats.get("fake"), args.seed, args.kid_subsets, args.kid_subset_size,
+                    args.sinkhorn_n, args.sinkhorn_eps)
+    return data, info
+
+
+def _check_results(results: Dict[str, float]) -> None:
+    bad = [k for k, v in results.items() if not math.isfinite(v)]
+    if bad:
+        raise ValueError(f"non-finite result for {', '.join(bad)}")
+
+
+def _count(feats: Optional[np.ndarray], stats: Optional[Stats]) -> Optional[int]:
+    return len(feats) if feats is not None else (stats.n if stats is not None else None)
+
+
+def run_eval(args) -> int:
+    """Compute the requested metrics, print them and write JSON; 0 on success."""
+    spec = args.metrics
+    if spec is None:
+        given = [p for p in (args.real, args.fake) if p is not None]
+        spec = "fid" if any(is_stats_file(Path(p)) for p in given) else "fid,kid"
+    names = parse_metrics(spec)
+    _check_args(args)
+    data, info = _featurize(args, names)
+    for key, value in info.items():
+        print(f"{key:>24s}  {value:.6g}")
+    if args.save_stats:
+        stats = data.real_stats if isinstance(data.real_stats, FeatureStats) else \
+            FeatureStats.from_features(data.real)
+        save_stats_file(args.save_stats, stats, args.features)
+        print(f"wrote FID statistics of {stats.n} samples ({stats.dim} {args.features} "
+              f"features) to {args.save_stats}")
+        if args.fake is None:
+            return 0
+    results: Dict[str, float] = {}
+    for name in names:
+        results.update(metrics_get(name).from_features(data))
+    _check_results(results)
+    for key, value in results.items():
+        print(f"{key:>24s}  {value:.6g}")
+    if args.out:
+        record = {"real": args.real, "fake": args.fake, "features": args.features,
+                  "n_real": _count(data.real, data.real_stats),
+                  "n_fake": _count(data.fake, data.fake_stats), "seed": args.seed,
+                  "metrics": results, **info}
+        atomic_write_bytes(Path(args.out), (json.dumps(record, indent=2) + "\n").encode())
+    return 0
