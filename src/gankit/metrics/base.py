@@ -97,6 +97,8 @@ class Metric:
     accepts_stats: ClassVar[bool] = False
     #: reads the fake set only (a stats file may then stand for the real set)
     fake_only: ClassVar[bool] = False
+    #: meaningful on raw vectors (identity features), so usable on non-image data
+    raw_features: ClassVar[bool] = False
 
     def check(self, dataset: Any) -> None:
         """Raise ``ValueError`` saying why, if this metric cannot score ``dataset``."""

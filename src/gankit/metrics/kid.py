@@ -276,6 +276,7 @@ class MMD(Metric):
     """Unbiased MMD^2 with a Gaussian kernel, median-heuristic bandwidth (Gretton 2012)."""
 
     matrix = True
+    raw_features = True
 
     def from_features(self, d: EvalData) -> Dict[str, float]:
         return {"mmd2": mmd2(d.real, d.fake)}

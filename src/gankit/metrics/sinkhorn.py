@@ -25,6 +25,7 @@ class SinkhornMetric(Metric):
     """Sinkhorn divergence (Cuturi 2013; Genevay et al. 2018), eps relative to mean cost."""
 
     matrix = True
+    raw_features = True
 
     def from_features(self, d: EvalData) -> Dict[str, float]:
         x = torch.from_numpy(d.real[:d.sinkhorn_n])

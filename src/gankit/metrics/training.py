@@ -36,12 +36,17 @@ from .extract import Extract, Needs, make_extractor
 _BATCH = 250  # images per forward pass
 
 
-def check_dataset(dataset) -> None:
-    """Refuse, before a run starts, a data set whose samples cannot be featurized."""
-    info = dataset.describe() or {}
-    if not info.get("images"):
-        raise ValueError(f"eval.metrics fid/kid/is need image data; data set "
-                         f"{type(dataset).__name__} is not images (its metrics: modes)")
+def is_images(dataset) -> bool:
+    return bool((dataset.describe() or {}).get("images"))
+
+
+def check_dataset(dataset, names: Optional[List[str]] = None) -> None:
+    """Refuse, before a run starts, a data set whose samples cannot be featurized for
+    the metrics ``names`` (all metrics of raw vectors when the data are not images)."""
+    if not is_images(dataset):
+        raise ValueError(f"eval.metrics {', '.join(names or ['fid', 'kid', 'is'])} need "
+                         f"image data; data set {type(dataset).__name__} is not images "
+                         "(its metrics: modes, prdc, mmd, sinkhorn)")
     if dataset.shape[0] != 1:
         from .inception import resolve_weights_path
 
@@ -49,7 +54,10 @@ def check_dataset(dataset) -> None:
 
 
 def _extractor(dataset) -> Extract:
-    """``gankit eval``'s extractor for this data set's images (in [-1, 1])."""
+    """``gankit eval``'s extractor for this data set's images (in [-1, 1]), or the
+    identity for raw vectors (e.g. the 2D toys)."""
+    if not is_images(dataset):
+        return make_extractor("identity", 4096, None, Needs(True, False, False))[0]
     kind = "digits" if dataset.shape[0] == 1 else "inception"
     # building a network initialises its weights from torch's global generator, which
     # the run's own draws share: fork it, so that evaluating leaves them unchanged and
@@ -71,8 +79,9 @@ class Evaluator:
         self.metrics: List[Metric] = []
         for name in names:
             self.metrics.append(get(name))
-        if any(m.source == "features" for m in self.metrics):
-            check_dataset(dataset)
+        featurized = [m for m in self.metrics if m.source == "features"]
+        if featurized and (is_images(dataset) or not all(m.raw_features for m in featurized)):
+            check_dataset(dataset, [m.name for m in featurized if not m.raw_features])
         for metric in self.metrics:
             metric.check(dataset)
         self.samples: Optional[torch.Tensor] = None
