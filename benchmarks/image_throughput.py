@@ -16,7 +16,7 @@ import argparse
 
 import torch
 
-from gankit.config import load_config
+from gankit.components import load_config
 from gankit.data.images import to_unit_range
 from gankit.nets import build_net
 from gankit.train import Trainer

@@ -15,7 +15,7 @@ import math
 import torch
 from torch import nn
 
-from gankit.config import load_config
+from gankit.components import load_config
 from gankit.train import Trainer
 
 from steptime import hand_step, race  # benchmarks/steptime.py

@@ -51,7 +51,7 @@ def run_one(job: Dict[str, Any]) -> Dict[str, Any]:
     """Train one (variant, data, seed) and evaluate it; runs in a worker process."""
     import torch
 
-    from gankit.config import load_config
+    from gankit.components import load_config
     from gankit.train import Trainer
 
     torch.set_num_threads(1)

@@ -1,6 +1,12 @@
+import copy
+import dataclasses
+
 import pytest
 
-from gankit.config import ConfigError, RunConfig, load_config, save_config, to_dict
+from gankit.components import load_config, resolve_config
+from gankit.config import ConfigError, RunConfig, read_config, save_config, to_dict
+from gankit.registry import NETS, OBJECTIVES, STABILIZERS
+from gankit.rundir import RunDir
 from gankit.train import Trainer
 
 
@@ -42,20 +48,21 @@ def test_out_of_range_and_choices():
 
 
 def test_component_options_are_checked_against_the_component():
-    cfg = load_config(sets=["generator.widht=64"])  # the net is chosen by name first
+    cfg = read_config(sets=["generator.widht=64"])  # the net is chosen by name first...
+    assert cfg.generator.options == {"widht": 64}
     with pytest.raises(ConfigError, match=r"'generator\.widht'.*did you mean 'width'"):
-        Trainer(cfg)
+        load_config(sets=["generator.widht=64"])  # ...and its options checked on loading
     with pytest.raises(ConfigError, match=r"data\.std: -1\.0 is out of range"):
-        Trainer(load_config(sets=["data.std=-1.0"]))
+        load_config(sets=["data.std=-1.0"])
 
 
 def test_unknown_component_names_list_the_valid_ones():
     with pytest.raises(KeyError, match=r"unknown dataset 'rng'.*'ring'.*valid:.*grid, .*ring"):
-        Trainer(load_config(sets=["data.name='rng'"]))
+        load_config(sets=["data.name='rng'"])
     with pytest.raises(KeyError, match=r"unknown objective 'wgan-xx'.*valid:.*minimax"):
-        Trainer(load_config(sets=["objective.name='wgan-xx'"]))
+        load_config(sets=["objective.name='wgan-xx'"])
     with pytest.raises(KeyError, match=r"unknown net 'resnet'.*valid:.*mlp"):
-        Trainer(load_config(sets=["discriminator.net='resnet'"]))
+        load_config(sets=["discriminator.net='resnet'"])
 
 
 def test_set_overrides_file_and_parses_toml_values(tmp_path):
@@ -65,12 +72,31 @@ def test_set_overrides_file_and_parses_toml_values(tmp_path):
 
 
 def test_resolved_config_round_trips_with_component_defaults(tmp_path):
-    cfg = load_config(sets=["generator.width=64", "data.name='grid'"])
-    Trainer(cfg)  # resolves component options
+    cfg = load_config(sets=["generator.width=64", "data.name='grid'"])  # resolves options
     assert cfg.generator.options["depth"] == 3 and cfg.data.options["std"] == 0.05
     save_config(cfg, tmp_path / "r.toml")
     again = load_config(tmp_path / "r.toml")
     assert to_dict(again) == to_dict(cfg)
+
+
+def test_every_component_option_is_filled_in_on_loading():
+    cfg = load_config(sets=["objective.name='wgan'", "stabilizers=[{name='r1', gamma=2.0}]"])
+    assert cfg.objective.options == dataclasses.asdict(OBJECTIVES.get("wgan").Options())
+    r1 = dataclasses.asdict(STABILIZERS.get("r1").Options(gamma=2.0))
+    assert cfg.stabilizers[0].options == r1 and r1["every"] == 1
+    assert cfg.discriminator.options == dataclasses.asdict(NETS.get("mlp").Options())
+
+
+def test_building_reads_the_config_and_never_changes_it(tmp_path):
+    cfg = load_config(sets=["data.name='grid'", "stabilizers=[{name='label_smoothing'}]",
+                            "generator.width=16", "discriminator.width=16"])
+    before = copy.deepcopy(to_dict(cfg))
+    t = Trainer(cfg)
+    assert to_dict(cfg) == before and t.cfg is cfg
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.train.steps = 5  # nothing can: the config classes are frozen
+    run = RunDir.create(cfg, tensorboard=False)  # before or after Trainer: the same file
+    assert to_dict(read_config(run.path / "config.toml")) == before
 
 
 def test_missing_and_invalid_files_are_named(tmp_path):
@@ -81,4 +107,5 @@ def test_missing_and_invalid_files_are_named(tmp_path):
 
 
 def test_dataclass_defaults_are_valid():
-    assert to_dict(load_config()) == to_dict(RunConfig())
+    assert to_dict(read_config()) == to_dict(RunConfig())
+    assert to_dict(load_config()) == to_dict(resolve_config(RunConfig()))

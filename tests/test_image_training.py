@@ -8,7 +8,7 @@ from PIL import Image
 
 from gankit.checkpoint import CheckpointManager
 from gankit.cli import main
-from gankit.config import load_config
+from gankit.components import load_config
 from gankit.ema import GeneratorEMA
 from gankit.grids import tile
 from gankit.registry import OBJECTIVES

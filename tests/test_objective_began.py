@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from gankit.checkpoint import load_checkpoint, save_checkpoint
-from gankit.config import NetConfig, ObjectiveConfig, load_config
+from gankit.components import load_config
+from gankit.config import NetConfig, ObjectiveConfig
 from gankit.nets import build_net
 from gankit.objectives import build_objective
 from gankit.train import Trainer

@@ -3,7 +3,8 @@ import math
 import pytest
 import torch
 
-from gankit.config import NetConfig, ObjectiveConfig, load_config
+from gankit.components import load_config
+from gankit.config import NetConfig, ObjectiveConfig
 from gankit.nets import build_net
 from gankit.objectives import build_objective
 from gankit.train import Trainer
@@ -79,3 +80,27 @@ def test_trains_with_a_real_batch_in_the_generator_step():
     assert t.objective.g_needs_real
     logs = [t.train_step() for _ in range(3)]
     assert all(torch.isfinite(l["g_loss"]) and l["g_loss"] >= 0 for l in logs)
+
+
+def test_feature_matching_and_semisup_share_one_loss_whose_real_side_is_a_constant():
+    # the two generator losses were written twice (one detached the real features, the
+    # other not); now both call feature_matching_loss and agree in value and gradient
+    D = build_net("discriminator", NetConfig(options={"width": 8, "n_out": 3}), (2,))
+    semisup = build_objective(ObjectiveConfig(name="semisup"))
+    torch.manual_seed(0)
+    real, fake = torch.randn(16, 2), torch.randn(16, 2)
+    grads, values = [], []
+    for objective in (fm(), semisup):
+        x, r = fake.clone().requires_grad_(True), real.clone().requires_grad_(True)
+        loss, _ = objective.g_loss(D, x, r)
+        loss.backward()
+        assert r.grad is None  # E_x f(x) is G's target: no gradient through it
+        values.append(loss.detach())
+        grads.append(x.grad)
+    assert torch.equal(values[0], values[1]) and torch.equal(grads[0], grads[1])
+    # G's gradient is what the undetached form gave (the real side has no G in it)
+    x = fake.clone().requires_grad_(True)
+    undetached = ((D(real)[1].mean(0) - D(x)[1].mean(0)) ** 2).sum()
+    undetached.backward()
+    assert torch.allclose(x.grad, grads[0], rtol=1e-6, atol=1e-9)
+    assert torch.allclose(undetached, values[0])

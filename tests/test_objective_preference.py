@@ -3,7 +3,8 @@ import math
 import pytest
 import torch
 
-from gankit.config import ObjectiveConfig, load_config
+from gankit.components import load_config
+from gankit.config import ObjectiveConfig
 from gankit.objectives import build_objective
 from gankit.objectives.base import bce
 from gankit.objectives.preference import pair_logits

@@ -3,7 +3,8 @@ import ot
 import pytest
 import torch
 
-from gankit.config import ObjectiveConfig, load_config
+from gankit.components import load_config
+from gankit.config import ObjectiveConfig
 from gankit.objectives import build_objective
 from gankit.train import Trainer
 

@@ -95,7 +95,7 @@ def test_multi_logit_discriminator_is_refused_with_a_hint():
 
 @pytest.mark.parametrize("name", ["minimax", "nonsaturating"])
 def test_an_autoencoder_discriminator_is_refused_at_build_time(name, tmp_path):
-    from gankit.config import load_config
+    from gankit.components import load_config
     from gankit.train import Trainer
 
     with pytest.raises(ValueError, match=f"objective '{name}' reads a logit.*autoencoder"):

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import tiny_sets
 from gankit.cli import main
-from gankit.config import load_config
+from gankit.components import load_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -60,8 +60,8 @@ def test_preset_values_are_the_papers():
 def test_fm_ls_ema_preset_combines_its_techniques():
     cfg = load_config(CONFIGS / "fm_ls_ema.toml")
     assert cfg.objective.name == "feature_matching"
-    assert [(s.name, s.options) for s in cfg.stabilizers] == [("label_smoothing",
-                                                                {"alpha": 0.9})]
+    assert [(s.name, s.options) for s in cfg.stabilizers] == [("label_smoothing", {
+        "alpha": 0.9, "beta": 0.0, "allow_fake_smoothing": False})]  # the last two: defaults
     assert (cfg.train.g_ema, cfg.train.steps) == (0.999, 8000)
     for o in (cfg.g_optim, cfg.d_optim):
         assert (o.lr, o.lr_decay, o.decay_fraction) == (5e-4, "linear", 0.5)
@@ -72,7 +72,7 @@ def test_ns_r1_ema_preset_is_the_benchmarked_setting():
     cfg = load_config(CONFIGS / "ns_r1_ema.toml")
     assert cfg.objective.name == "nonsaturating"
     assert [(s.name, s.options) for s in cfg.stabilizers] == [
-        ("r1", {"gamma": 1.0, "on": "real", "samples": 64})]
+        ("r1", {"gamma": 1.0, "on": "real", "every": 1, "samples": 64})]  # every: default
     assert (cfg.train.g_ema, cfg.train.steps, cfg.data.batch_size) == (0.999, 16000, 512)
     assert cfg.generator.options["z_dim"] == 2
     for o in (cfg.g_optim, cfg.d_optim):

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from gankit.config import load_config
+from gankit.components import load_config
 from gankit.objectives.semisup import log_d, log_z, semisup_losses
 from gankit.train import Trainer
 

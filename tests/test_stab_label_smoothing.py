@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from gankit.config import load_config
+from gankit.components import load_config
 from gankit.objectives.base import Objective
 from gankit.registry import OBJECTIVES
 from gankit.train import Trainer

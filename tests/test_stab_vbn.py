@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from stab_helpers import assert_resume_exact
-from gankit.config import from_dict, load_config
+from gankit.components import load_config
+from gankit.config import from_dict
 from gankit.nets.mlp import MLP
 from gankit.train import Trainer
 
@@ -64,3 +65,28 @@ def test_resume_is_exact_with_the_reference_batch_in_the_checkpoint(tmp_path):
     full = assert_resume_exact(tmp_path, ["stabilizers=[{name='vbn'}]", "generator.vbn=true",
                                           "generator.vbn_size=8"])
     assert bool(full["G"]["vbn_ready"]) and full["G"]["vbn_ref"].abs().sum() > 0
+
+
+def test_one_vbn_for_vectors_and_conv_maps():
+    # the 1d (mlp) and 2d (dcgan) layers were written twice: one refused fewer than 2
+    # reference rows, the other clamped the reference variance; both now do both
+    from gankit.nets.layers import VirtualBatchNorm1d, VirtualBatchNorm2d
+
+    torch.manual_seed(0)
+    v1, v2 = VirtualBatchNorm1d(6), VirtualBatchNorm2d(6)
+    with torch.no_grad():
+        for v in (v1, v2):
+            v.gamma.copy_(torch.linspace(0.5, 2, 6).view_as(v.gamma))
+            v.beta.copy_(torch.linspace(-1, 1, 6).view_as(v.beta))
+    h = torch.randn(12, 6) * 3 + 1
+    # a conv map of 1 x 1 pixels is a feature vector: the two layers agree on it
+    assert torch.allclose(v2(h[:, :, None, None], 8).flatten(1), v1(h, 8), atol=1e-6)
+    for v, x in ((v1, h), (v2, h[:, :, None, None])):
+        with pytest.raises(ValueError, match="at least 2 examples, got 1"):
+            v(x, 1)
+    # a reference feature of nearly constant large values: E h^2 - (E h)^2 rounds below
+    # 0 in float32 on some features; both layers clamp it and stay finite
+    near = 3000.0 + 1e-3 * torch.randn(12, 6)
+    assert bool(((near[:8] ** 2).mean(0) - near[:8].mean(0) ** 2 < -1e-5).any())
+    assert torch.isfinite(v1(near, 8)).all()
+    assert torch.isfinite(v2(near[:, :, None, None], 8)).all()

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from conftest import tiny_sets
-from gankit.config import load_config
+from gankit.components import load_config
 from gankit.rundir import RunDir
 from gankit.train import DivergenceError, Trainer, fit
 

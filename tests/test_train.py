@@ -7,7 +7,7 @@ import torch
 from conftest import tiny_sets
 from gankit.checkpoint import CheckpointManager
 from gankit.cli import main
-from gankit.config import load_config
+from gankit.components import load_config
 from gankit.rundir import RunDir
 from gankit.train import DivergenceError, Trainer, fit
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from gankit.config import load_config
+from gankit.components import load_config
 from gankit.data import build_dataset
 from gankit.evaluate import add_eval_parser
 from gankit.metrics import training

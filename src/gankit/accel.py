@@ -16,6 +16,8 @@ from typing import Any, Callable, Dict, Optional
 import torch
 from torch import nn
 
+from .evalmode import eval_mode
+
 DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -65,16 +67,13 @@ def compiled(net: nn.Module, enabled: bool, example: torch.Tensor) -> Callable:
     if compilation fails (with a warning saying why)."""
     if not enabled:
         return net
-    was_training = net.training
     try:
         fn = torch.compile(net)
-        net.eval()  # the trial call must not touch batch-norm running statistics
-        with torch.no_grad():
+        # eval mode: the trial call must not touch batch-norm running statistics
+        with eval_mode(net), torch.no_grad():
             fn(example)
         return fn
     except Exception as exc:  # noqa: BLE001 - any compiler failure falls back
         warnings.warn(f"train.compile: torch.compile failed ({type(exc).__name__}: "
                       f"{str(exc)[:200]}); running eagerly")
         return net
-    finally:
-        net.train(was_training)

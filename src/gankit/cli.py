@@ -36,7 +36,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def _start_run(args: argparse.Namespace):
     """(trainer, run directory) for a new run or a resumed one."""
-    from .config import load_config
+    from .components import load_config
     from .rundir import RunDir
     from .train import Trainer
 

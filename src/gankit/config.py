@@ -1,7 +1,7 @@
 """Typed run configuration: dataclass defaults, TOML overlays, ``--set`` overrides.
 
 A run is described by one :class:`RunConfig`. Presets are small TOML files that change a
-few fields; ``--set section.key=value`` changes one more. Loading is strict: an unknown
+few fields; ``--set section.key=value`` changes one more. Reading is strict: an unknown
 key raises an error naming the nearest valid key, a wrong type or an out-of-range value
 raises an error naming the key and what is allowed. Components (objective, nets,
 stabilizers, data set) carry their own dataclass of options, validated the same way once
@@ -10,6 +10,11 @@ their name is known; in TOML they sit in the same table as the name::
     [objective]
     name = "wgan"
     clip = 0.01
+
+This module reads and writes configs; it knows no component. :func:`read_config` keeps
+the component options as written; :func:`gankit.components.load_config` resolves them
+against each component's options (every default filled in) before anything is built.
+The config classes are frozen: nothing changes a config once it is loaded.
 """
 from __future__ import annotations
 
@@ -43,26 +48,26 @@ def opt(default: Any, help: str = "", *, min: Any = None, max: Any = None,
 
 
 # ----------------------------------------------------------------------------- sections
-@dataclass
+@dataclass(frozen=True)
 class DataConfig:
     name: str = opt("ring", "data set name (see `gankit list`)")
     batch_size: int = opt(256, "minibatch size m (real and generated)", min=1)
     options: Dict[str, Any] = opt({}, "options of the chosen data set")
 
 
-@dataclass
+@dataclass(frozen=True)
 class NetConfig:
     net: str = opt("mlp", "network name (see `gankit list`)")
     options: Dict[str, Any] = opt({}, "options of the chosen network")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ObjectiveConfig:
     name: str = opt("nonsaturating", "the GAN game (see `gankit list`)")
     options: Dict[str, Any] = opt({}, "options of the chosen objective")
 
 
-@dataclass
+@dataclass(frozen=True)
 class OptimConfig:
     name: str = opt("adam", "optimizer", choices=("adam", "rmsprop", "sgd"))
     lr: float = opt(1e-3, "learning rate (1e-3 suits the 2D toys; image presets use 2e-4)",
@@ -81,7 +86,7 @@ class OptimConfig:
                                 min_exclusive=True)
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
     steps: int = opt(4000, "generator steps (iterations of Algorithm 1)", min=1)
     d_steps: int = opt(1, "k: discriminator steps per generator step", min=1)
@@ -110,20 +115,20 @@ class TrainConfig:
                        "small nets on a busy machine", min=0)
 
 
-@dataclass
+@dataclass(frozen=True)
 class EvalConfig:
     n_samples: int = opt(2500, "samples for evaluation (PacGAN/VEEGAN protocol: 2500)",
                          min=2)
     metrics: List[str] = opt([], "metrics to compute; empty = the data set's default")
 
 
-@dataclass
+@dataclass(frozen=True)
 class StabilizerConfig:
     name: str = opt("", "stabilizer name (see `gankit list`)")
     options: Dict[str, Any] = opt({}, "options of the chosen stabilizer")
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunConfig:
     name: str = opt("", "run name; empty = '<dataset>-<objective>'")
     seed: int = opt(0, "seed that fixes the whole run", min=0)
@@ -250,15 +255,9 @@ def _field_value(tp: Any, f: dataclasses.Field, value: Any, where: str) -> Any:
     return out
 
 
-def build_options(cls: type, section: Any, where: str) -> Any:
-    """Validate a component's options against its own dataclass ``cls``.
-
-    ``section`` is the config section holding them (DataConfig, NetConfig...); its
-    ``options`` are replaced by the resolved ones, so the saved config shows every value.
-    """
-    opts = from_dict(cls, section.options or {}, where + ".")
-    section.options = dataclasses.asdict(opts)
-    return opts
+def component_name(section: Any) -> str:
+    """The registered name a component section (DataConfig, NetConfig...) chooses."""
+    return getattr(section, _COMPONENT_KEY[type(section)])
 
 
 # ----------------------------------------------------------------------------- TOML io
@@ -308,9 +307,10 @@ def apply_set(raw: Dict[str, Any], assignment: str) -> Dict[str, Any]:
     return raw
 
 
-def load_config(path: Optional[str | Path] = None, sets: Optional[List[str]] = None
+def read_config(path: Optional[str | Path] = None, sets: Optional[List[str]] = None
                 ) -> RunConfig:
-    """Defaults, then the TOML file at ``path``, then each ``--set`` override."""
+    """Defaults, then the TOML file at ``path``, then each ``--set`` override; component
+    options as written (:func:`gankit.components.load_config` resolves them)."""
     raw: Dict[str, Any] = load_toml(path) if path else {}
     for assignment in sets or []:
         raw = apply_set(raw, assignment)

@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import torch
 
-from .config import ConfigError, RunConfig, load_config, save_config
+from .config import ConfigError, RunConfig, read_config, save_config
 from .grids import save_grid, step_of
 
 
@@ -51,7 +51,9 @@ class RunDir:
         return cls(path, tensorboard)
 
     def config(self, sets: Optional[List[str]] = None) -> RunConfig:
-        return load_config(self.path / "config.toml", sets)
+        """The run's config.toml (written resolved) with ``sets`` applied, unresolved:
+        :func:`gankit.components.resolve_config` checks and completes it."""
+        return read_config(self.path / "config.toml", sets)
 
     # ------------------------------------------------------------------ metrics
     @property

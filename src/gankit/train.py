@@ -19,18 +19,23 @@ from typing import Any, Dict, List, Optional
 import torch
 from torch import nn
 
+from . import seeds
 from .accel import Precision, compiled
 from .checkpoint import CheckpointManager
+from .components import resolve_config
 from .config import OptimConfig, RunConfig
 from .data import build_dataset
 from .distributed import World, device_for
 from .ema import GeneratorEMA
+from .evalmode import eval_mode
 from .grids import GRID_SIZE
 from . import metrics  # noqa: F401  (registers the metrics)
 from .metrics.training import Evaluator
 from .nets import build_net
 from .nets.layers import sample_noise
 from .objectives import build_objective
+from .plugins import SetupContext, component_options
+from .registry import NETS
 from .rundir import RunDir
 from .stabilizers import build_stabilizers
 
@@ -61,10 +66,6 @@ def lr_factor(cfg: OptimConfig, step: int, total: int) -> float:
     return min(1.0, max(0.0, (total - step) / span))
 
 
-def _derived_seed(seed: int, stream: int) -> int:
-    return (seed * 1_000_003 + stream * 7919) % (2**63)
-
-
 class Trainer:
     """Holds G, D, their optimizers, the objective, the stabilizers and all RNG state."""
 
@@ -78,7 +79,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)  # the same initial weights on every rank
         if cfg.train.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
-        self.data = build_dataset(cfg.data, _derived_seed(cfg.seed, 1))
+        self.data = build_dataset(cfg.data, seeds.derived_seed(cfg.seed, seeds.DATA))
         self.G = build_net("generator", cfg.generator, self.data.shape).to(self.device)
         self.D = build_net("discriminator", cfg.discriminator, self.data.shape).to(self.device)
         self.G = self.world.sync_batchnorm(self.G, cfg.train.sync_batchnorm, self.device)
@@ -94,22 +95,35 @@ class Trainer:
                                                (self.d_opt, cfg.d_optim))
                            if c.lr_decay != "none"]
         self.precision = Precision(cfg.train.precision, self.device)
-        self.z_rng = torch.Generator().manual_seed(_derived_seed(cfg.seed, 2))
-        torch.manual_seed(_derived_seed(cfg.seed, 10 + self.world.rank))  # per-rank stream
+        self.z_rng = torch.Generator().manual_seed(seeds.derived_seed(cfg.seed, seeds.Z))
+        torch.manual_seed(seeds.derived_seed(cfg.seed, seeds.TORCH + self.world.rank))
         self.world.broadcast_params(self.G)
         self.world.broadcast_params(self.D)
         self._compile(cfg.train.compile)
         self._d_params = list(self.D.parameters())  # frozen during G's step
         self.step = 0
         self.objective.check(self.G, self.D)
-        self.objective.setup(self)
+        ctx = self._setup_context()
+        self.objective.setup(ctx)
         for stab in self.stabilizers:
-            stab.setup(self)
+            stab.setup(ctx)
         self.g_ema = GeneratorEMA(self.G, cfg.train.g_ema)  # after setup: copies VBN refs
         self._hooks = {h: [s for s in self.stabilizers if s.overrides(h)]
                        for h in ("d_input", "penalty", "d_penalty", "after_step")}
         self.evaluator = Evaluator(self.metric_names(), self.data)
         self._dry_run()
+
+    def _setup_context(self) -> SetupContext:
+        """All the objective's and the stabilizers' ``setup`` may read and set."""
+        cfg = self.cfg
+        objective = self.objective
+        return SetupContext(
+            G=self.G, D=self.D, objective_name=cfg.objective.name,
+            d_options=component_options(NETS, cfg.discriminator, "discriminator"),
+            set_label_targets=objective.set_targets if objective.uses_labels else None,
+            seed=cfg.seed, batch_size=cfg.data.batch_size, device=self.device,
+            real_examples=lambda n: self.data.sample(n).to(self.device),
+            sample_z=self.sample_z, labelled=self.data)
 
     def _compile(self, enabled: bool) -> None:
         """The forward passes the loop calls: compiled when ``train.compile`` is on."""
@@ -139,20 +153,13 @@ class Trainer:
         net that cannot take the data or the batch (channels, packing degree...) is
         refused before a run directory exists. Draws no random numbers."""
         m = self.cfg.data.batch_size // self.world.size
-        nets = (self.G, self.D)
-        modes = [net.training for net in nets]
-        try:
-            for net in nets:
-                net.eval()
+        with eval_mode(self.G, self.D):
             x = self.G(torch.zeros(m, self.G.z_dim, device=self.device))
             if tuple(x.shape[1:]) != tuple(self.data.shape):
                 raise ValueError(f"the generator makes samples of shape {tuple(x.shape[1:])} "
                                  f"but data set {self.cfg.data.name!r} has shape "
                                  f"{tuple(self.data.shape)}; change the generator options")
             self.D(x)
-        finally:
-            for net, mode in zip(nets, modes):
-                net.train(mode)
 
     def metric_names(self) -> List[str]:
         return list(self.cfg.eval.metrics or self.data.default_metrics)
@@ -248,16 +255,12 @@ class Trainer:
     @torch.no_grad()
     def generate(self, n: int, seed: Optional[int] = None, batch: int = 4096) -> torch.Tensor:
         """``n`` samples from G in eval mode, from a noise stream separate from training."""
-        rng = torch.Generator().manual_seed(_derived_seed(self.cfg.seed, 3) if seed is None
-                                            else seed)
+        rng = torch.Generator().manual_seed(
+            seeds.derived_seed(self.cfg.seed, seeds.SAMPLES) if seed is None else seed)
         G = self.g_ema.sampler  # the EMA copy when train.g_ema > 0, else G itself
-        was_training = G.training
-        G.eval()
-        try:
+        with eval_mode(G):
             parts = [G(sample_noise(G.z_dist, min(batch, n - i), G.z_dim, rng, self.device))
                      for i in range(0, n, batch)]
-        finally:
-            G.train(was_training)
         return torch.cat(parts)
 
     def evaluate(self) -> tuple[Dict[str, Any], torch.Tensor]:
@@ -309,7 +312,7 @@ class Trainer:
                      device: Optional[str] = None) -> "Trainer":
         """Rebuild a run from its config and load its newest good checkpoint."""
         run = RunDir.open(run_dir)
-        trainer = cls(run.config(sets), device=device)
+        trainer = cls(resolve_config(run.config(sets)), device=device)
         ckpts = CheckpointManager(run.path)
         if not ckpts.list():  # killed before its first checkpoint: start it again
             warnings.warn(f"{run.path} has no checkpoint yet; starting it from step 0")
@@ -451,6 +454,6 @@ def _evaluate(trainer: Trainer, run: RunDir) -> Dict[str, Any]:
     if samples.dim() == 2 and samples.shape[1] == 2:
         run.save_snapshot(trainer.step, samples)
     if samples.dim() == 4:  # images: a grid from a fixed z, comparable across steps
-        run.save_grid(trainer.step, trainer.generate(GRID_SIZE,
-                                                     _derived_seed(trainer.cfg.seed, 4)))
+        grid = trainer.generate(GRID_SIZE, seeds.derived_seed(trainer.cfg.seed, seeds.GRID))
+        run.save_grid(trainer.step, grid)
     return results

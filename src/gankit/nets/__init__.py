@@ -5,7 +5,8 @@ from typing import Tuple
 
 from torch import nn
 
-from ..config import NetConfig, build_options
+from ..config import NetConfig
+from ..plugins import build
 from ..registry import NETS
 from . import began, mlp  # noqa: F401  (registers began, mlp)
 from . import dcgan, improved_gan  # noqa: F401  (registers dcgan, improved_gan)
@@ -13,6 +14,4 @@ from . import dcgan, improved_gan  # noqa: F401  (registers dcgan, improved_gan)
 
 def build_net(role: str, cfg: NetConfig, shape: Tuple[int, ...]) -> nn.Module:
     """Build the ``role`` ("generator" or "discriminator") network for data ``shape``."""
-    family = NETS.get(cfg.net)
-    opts = build_options(family.Options, cfg, role)
-    return getattr(family, role)(opts, shape)
+    return build(NETS, role, cfg, shape, make=role)

@@ -1,4 +1,4 @@
-"""BEGAN's networks (Berthelot, Schumm & Metz 2017; seed 003): D is an autoencoder.
+"""BEGAN's networks (Berthelot, Schumm & Metz 2017): D is an autoencoder.
 
 The discriminator encodes x to an embedding h and decodes h back to a reconstruction of
 x; BEGAN's losses compare x with it (L(v) = |v - D(v)|). To fit gankit's interface the
@@ -96,7 +96,7 @@ def _decoder(opts: "BEGANNets.Options", shape: Tuple[int, ...], d_in: int) -> nn
 
 @NETS.register("began")
 class BEGANNets:
-    """BEGAN (seed 003): autoencoder D returning (reconstruction, h); decoder-shaped G."""
+    """BEGAN (Berthelot et al. 2017): autoencoder D -> (reconstruction, h); decoder-shaped G."""
 
     @dataclass
     class Options:

@@ -25,6 +25,7 @@ from torch import nn
 
 from ..config import opt
 from ..registry import NETS
+from .layers import VirtualBatchNorm2d
 
 
 def image_shape(shape: Tuple[int, ...], net: str) -> Tuple[int, int, int]:
@@ -111,33 +112,6 @@ def _norm(channels: int, on: bool, virtual: bool = False) -> List[nn.Module]:
     if virtual:
         return [VirtualBatchNorm2d(channels)]
     return [nn.BatchNorm2d(channels)] if on else []
-
-
-class VirtualBatchNorm2d(nn.Module):
-    """Virtual batch norm over conv maps (Salimans et al. 2016, Sec. 3.4), per channel.
-
-    Called on ``h`` whose first ``n_ref`` rows are the reference batch: those rows use
-    the reference statistics over (N, H, W); every other row i uses the statistics of
-    the reference batch plus row i itself (weight 1 / (n_ref + 1)), so its output does
-    not depend on the rest of its minibatch. A learned scale and shift follow.
-    """
-
-    def __init__(self, channels: int, eps: float = 1e-5):
-        super().__init__()
-        self.eps = eps
-        self.gamma = nn.Parameter(torch.ones(1, channels, 1, 1))
-        self.beta = nn.Parameter(torch.zeros(1, channels, 1, 1))
-
-    def forward(self, h: torch.Tensor, n_ref: int) -> torch.Tensor:
-        ref, x = h[:n_ref], h[n_ref:]
-        mean = ref.mean((0, 2, 3), keepdim=True)
-        sq = ref.pow(2).mean((0, 2, 3), keepdim=True)
-        w = 1.0 / (n_ref + 1)
-        x_mean = (1 - w) * mean + w * x.mean((2, 3), keepdim=True)
-        x_sq = (1 - w) * sq + w * x.pow(2).mean((2, 3), keepdim=True)
-        ref_out = (ref - mean) / torch.sqrt((sq - mean.pow(2)).clamp_min(0) + self.eps)
-        x_out = (x - x_mean) / torch.sqrt((x_sq - x_mean.pow(2)).clamp_min(0) + self.eps)
-        return torch.cat([ref_out, x_out]) * self.gamma + self.beta
 
 
 class DCGANGenerator(nn.Module):

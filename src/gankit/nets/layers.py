@@ -1,6 +1,8 @@
 """Small building blocks shared by the networks."""
 from __future__ import annotations
 
+from typing import Tuple
+
 import torch
 from torch import nn
 
@@ -63,34 +65,62 @@ class MinibatchDiscrimination(nn.Module):
         return torch.cat([f, self.closeness(f)], 1)
 
 
-class VirtualBatchNorm1d(nn.Module):
-    """Virtual batch normalisation, Salimans et al. (2016), Sec. 3.4.
+def virtual_batch_norm(h: torch.Tensor, n_ref: int, eps: float,
+                       dims: Tuple[int, ...] = ()) -> torch.Tensor:
+    """Virtual batch normalisation, Salimans et al. (2016), Sec. 3.4, before its scale
+    and shift.
 
-    Called on ``h`` whose first ``n_ref`` rows come from the reference batch (fixed at
-    the start of training). The reference rows are normalised with the reference
-    batch's own statistics; every other row i with the statistics of the reference batch
-    plus row i itself, so its output does not depend on the other rows of its batch.
-    A learned per-feature scale gamma and shift beta follow, as in batch norm.
+    ``h``'s first ``n_ref`` rows come from the reference batch (fixed at the start of
+    training). They are normalised with the reference batch's own statistics; every
+    other row i with the statistics of the reference batch plus row i itself (weight
+    1 / (n_ref + 1)), so its output does not depend on the other rows of its batch.
+    Statistics are per feature, over the rows and the axes ``dims`` (conv maps: the
+    spatial axes (2, 3)). Variances are E h^2 - (E h)^2, clamped at 0 against rounding.
     """
+    if n_ref < 2:
+        raise ValueError(f"virtual batch norm needs a reference batch of at least 2 "
+                         f"examples, got {n_ref}")
+    ref, x = h[:n_ref], h[n_ref:]
+    mean = ref.mean((0, *dims), keepdim=True)
+    sq = ref.pow(2).mean((0, *dims), keepdim=True)
+    w = 1.0 / (n_ref + 1)  # the example's own weight in the reference-plus-self stats
+    x_mean = (1 - w) * mean + w * (x.mean(dims, keepdim=True) if dims else x)
+    x_sq = (1 - w) * sq + w * (x.pow(2).mean(dims, keepdim=True) if dims else x.pow(2))
+    ref_out = (ref - mean) / torch.sqrt((sq - mean.pow(2)).clamp_min(0) + eps)
+    x_out = (x - x_mean) / torch.sqrt((x_sq - x_mean.pow(2)).clamp_min(0) + eps)
+    return torch.cat([ref_out, x_out])
 
-    def __init__(self, num_features: int, eps: float = 1e-5):
+
+class _VirtualBatchNorm(nn.Module):
+    """:func:`virtual_batch_norm`, then a learned scale gamma and shift beta per feature,
+    as in batch norm. Called as ``vbn(h, n_ref)``."""
+
+    dims: Tuple[int, ...] = ()
+
+    def __init__(self, param_shape: Tuple[int, ...], eps: float):
         super().__init__()
         self.eps = eps
-        self.gamma = nn.Parameter(torch.ones(num_features))
-        self.beta = nn.Parameter(torch.zeros(num_features))
+        self.gamma = nn.Parameter(torch.ones(param_shape))
+        self.beta = nn.Parameter(torch.zeros(param_shape))
 
     def forward(self, h: torch.Tensor, n_ref: int) -> torch.Tensor:
-        if n_ref < 2:
-            raise ValueError(f"virtual batch norm needs a reference batch of at least 2 "
-                             f"examples, got {n_ref}")
-        ref, x = h[:n_ref], h[n_ref:]
-        mean, sq = ref.mean(0), ref.pow(2).mean(0)
-        w = 1.0 / (n_ref + 1)  # the example's own weight in the reference-plus-self stats
-        x_mean = (1 - w) * mean + w * x
-        x_var = (1 - w) * sq + w * x.pow(2) - x_mean.pow(2)
-        ref_out = (ref - mean) / torch.sqrt(sq - mean.pow(2) + self.eps)
-        x_out = (x - x_mean) / torch.sqrt(x_var.clamp_min(0) + self.eps)
-        return torch.cat([ref_out, x_out]) * self.gamma + self.beta
+        return virtual_batch_norm(h, n_ref, self.eps, self.dims) * self.gamma + self.beta
+
+
+class VirtualBatchNorm1d(_VirtualBatchNorm):
+    """Virtual batch norm of feature vectors (N, C) (Salimans et al. 2016, Sec. 3.4)."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5):
+        super().__init__((num_features,), eps)
+
+
+class VirtualBatchNorm2d(_VirtualBatchNorm):
+    """Virtual batch norm of conv maps (N, C, H, W), per channel over (N, H, W)."""
+
+    dims = (2, 3)
+
+    def __init__(self, channels: int, eps: float = 1e-5):
+        super().__init__((1, channels, 1, 1), eps)
 
 
 class WeightNormLinear(nn.Module):

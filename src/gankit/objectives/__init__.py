@@ -1,7 +1,8 @@
 """GAN objectives; importing this package registers them."""
 from __future__ import annotations
 
-from ..config import ObjectiveConfig, build_options
+from ..config import ObjectiveConfig
+from ..plugins import build
 from ..registry import OBJECTIVES
 from . import minimax  # noqa: F401  (registers minimax, nonsaturating)
 from . import began, feature_matching, preference, sinkhorn, wgan, wgan_gp  # noqa: F401
@@ -10,5 +11,4 @@ from .base import Objective
 
 
 def build_objective(cfg: ObjectiveConfig) -> Objective:
-    cls = OBJECTIVES.get(cfg.name)
-    return cls(build_options(cls.Options, cfg, "objective"))
+    return build(OBJECTIVES, "objective", cfg)

@@ -4,6 +4,8 @@ An objective knows nothing of the training loop. It receives the discriminator a
 callable ``D(x) -> (logits, features)`` (stabilizers may have wrapped its input) and
 batches of real and generated examples, and returns a scalar loss to *minimise* plus a
 dict of tensors to log. The loop calls :meth:`d_loss` k times per :meth:`g_loss`.
+Before the first step, :meth:`setup` gets a :class:`gankit.plugins.SetupContext`, which
+names all an objective may read of the run (the labelled examples, the device...).
 """
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from typing import Any, Callable, Dict, Tuple
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from ..plugins import SetupContext
 
 Tensor = torch.Tensor
 DFn = Callable[[Tensor], Tuple[Tensor, Tensor]]
@@ -39,10 +43,15 @@ class Objective:
     def check(self, G: nn.Module, D: nn.Module) -> None:
         """Refuse, with a message saying why, nets this objective cannot work with."""
 
-    def setup(self, trainer: Any) -> None:
-        """Called once by the trainer after the nets are built, like a stabilizer's
-        ``setup``: an objective that needs more than minibatches (e.g. the labelled
-        examples of the semi-supervised game) takes it from ``trainer.data`` here."""
+    def set_targets(self, real: float, fake: float) -> None:
+        """D's targets for real and generated examples (1 and 0 unless a stabilizer,
+        one-sided label smoothing, changes them: Salimans et al. 2016, Sec. 3.4)."""
+        self.real_label, self.fake_label = float(real), float(fake)
+
+    def setup(self, ctx: SetupContext) -> None:
+        """Called once after the nets are built, before the stabilizers' ``setup``: an
+        objective that needs more than minibatches (e.g. the labelled examples of the
+        semi-supervised game) takes it from ``ctx`` here."""
 
     def d_steps(self, g_step: int, k: int) -> int:
         """Discriminator steps before generator step ``g_step`` (k from the config)."""

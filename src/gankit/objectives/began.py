@@ -1,4 +1,4 @@
-"""Boundary Equilibrium GAN: Berthelot, Schumm & Metz (2017), seed 003.
+"""Boundary Equilibrium GAN: Berthelot, Schumm & Metz (2017).
 
 D is an autoencoder and L(v) = |v - D(v)| its per-example L1 reconstruction loss (eq. 1
 with eta = 1; we average over the pixels, as the paper's implementation does). The game

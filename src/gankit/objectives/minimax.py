@@ -1,6 +1,6 @@
 """The GAN game of Goodfellow et al. (2014).
 
-V(D, G) = E_x[log D(x)] + E_z[log(1 - D(G(z)))]  (eq. 1 of the paper, eq. 3 of seed 004),
+V(D, G) = E_x[log D(x)] + E_z[log(1 - D(G(z)))]  (eq. 1 of the paper),
 with D(x) = sigmoid(logit). D ascends V; in :class:`Minimax` G descends it, exactly as in
 Algorithm 1. Because log(1 - D(G(z))) saturates when D rejects samples confidently, the
 paper suggests that G maximise log D(G(z)) instead: :class:`NonSaturating`.

@@ -1,4 +1,5 @@
-"""Adversarial preference loss (Huszár 2016, "bonus track" at the end of seed 001).
+"""Adversarial preference loss (Huszár 2016, "Understanding Minibatch Discrimination in
+GANs", inference.vc, its closing section "Bonus track: adversarial preference loss").
 
 The discriminator sees a pair (x_1, x_2), one real and one generated in random order,
 and predicts which one is real. With P the data and Q the model, the pairs come from
@@ -37,7 +38,7 @@ def pair_logits(D: DFn, x1: Tensor, x2: Tensor) -> Tensor:
 
 @OBJECTIVES.register("preference")
 class Preference(Objective):
-    """Adversarial preference loss (seed 001): D says which of a (real, fake) pair is real."""
+    """Adversarial preference (Huszár 2016): D says which of a (real, fake) pair is real."""
 
     g_needs_real = True
 

@@ -1,5 +1,4 @@
-"""Semi-supervised learning with a K+1-class discriminator: Salimans et al. (2016), Sec. 5
-(seeds 000 and 001).
+"""Semi-supervised learning with a K+1-class discriminator: Salimans et al. (2016), Sec. 5.
 
 D is a classifier with K logits l_1..l_K; "generated" is an implicit class K+1 whose
 logit is fixed to 0. Writing Z(x) = sum_k exp(l_k(x)),
@@ -16,23 +15,26 @@ so D(x) = sigmoid(log Z(x)) with log Z = logsumexp(l), which is how it is comput
 with -log D(x) = softplus(-log Z(x)) and -log(1 - D(G(z))) = softplus(log Z(G(z))).
 Only ``labels_per_class`` labels per class are used, a fixed subset drawn from the data
 seed (:meth:`gankit.data.base.Dataset.labelled_subset`). The generator uses feature
-matching (Sec. 3.1), which the paper found to work best for this task. The ``accuracy``
-metric reports D's test-set accuracy and error over the K classes.
+matching (Sec. 3.1, :func:`~gankit.objectives.feature_matching.feature_matching_loss`),
+which the paper found to work best for this task. The ``accuracy`` metric reports D's
+test-set accuracy and error over the K classes.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from ..config import opt
+from ..evalmode import eval_mode
 from ..metrics.base import Metric, register
+from ..plugins import LabelledData, SetupContext
 from ..registry import OBJECTIVES
 from .base import DFn, LossAndLogs, Objective, Tensor
-from .feature_matching import _features, require_features
+from .feature_matching import feature_matching_loss, require_features
 
 
 def log_z(logits: Tensor) -> Tensor:
@@ -77,20 +79,20 @@ class SemiSupervised(Objective):
 
     def __init__(self, opts: "SemiSupervised.Options"):
         super().__init__(opts)
-        self.data: Any = None
+        self.data: Optional[LabelledData] = None
         self.subset = torch.zeros(0, dtype=torch.long)
 
     def check(self, G: nn.Module, D: nn.Module) -> None:
         require_features(D, "semisup")
 
-    def setup(self, trainer: Any) -> None:
+    def setup(self, ctx: SetupContext) -> None:
         """Fix the labelled subset and check D has one logit per class."""
-        self.data, self.device = trainer.data, trainer.device
+        self.data, self.device = ctx.labelled, ctx.device
         self.subset = self.data.labelled_subset(self.opts.labels_per_class)
-        self.batch = self.opts.labelled_batch or trainer.cfg.data.batch_size
+        self.batch = self.opts.labelled_batch or ctx.batch_size
         probe = self.data.examples(self.subset[:2]).to(self.device)
-        with torch.no_grad(), _eval_mode(trainer.D):
-            _check_classes(trainer.D(probe)[0], self.data.num_classes)
+        with torch.no_grad(), eval_mode(ctx.D):
+            _check_classes(ctx.D(probe)[0], self.data.num_classes)
 
     def d_loss(self, D: DFn, real: Tensor, fake: Tensor) -> LossAndLogs:
         x_lab, y = self.data.sample_labelled(self.batch, self.subset)
@@ -110,28 +112,14 @@ class SemiSupervised(Objective):
         """Feature matching, Sec. 3.1: ||E f(x) - E f(G(z))||_2^2 on D's features."""
         if real is None:
             raise ValueError("semisup: the generator loss needs a real batch")
-        gap = _features(D, real).detach().mean(0) - _features(D, fake).mean(0)
-        loss = (gap ** 2).sum()
+        loss = feature_matching_loss(D, real, fake)
         return loss, {"g_loss": loss.detach()}
-
-
-class _eval_mode:
-    """Context manager: a module in eval mode, its previous mode restored on exit."""
-
-    def __init__(self, module: nn.Module):
-        self.module, self.was = module, module.training
-
-    def __enter__(self) -> nn.Module:
-        return self.module.eval()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.module.train(self.was)
 
 
 @torch.no_grad()
 def classify(D: nn.Module, x: Tensor, device: torch.device, batch: int = 1000) -> Tensor:
     """argmax_k l_k(x) of D in eval mode, in chunks."""
-    with _eval_mode(D):
+    with eval_mode(D):
         return torch.cat([D(x[i:i + batch].to(device))[0].argmax(1).cpu()
                           for i in range(0, len(x), batch)])
 
@@ -150,7 +138,7 @@ class TestAccuracy(Metric):
     def from_trainer(self, trainer: Any, ctx: Any) -> Dict[str, float]:
         self.check(trainer.data)
         x, y = trainer.data.test_set()
-        with torch.no_grad(), _eval_mode(trainer.D):
+        with torch.no_grad(), eval_mode(trainer.D):
             _check_classes(trainer.D(x[:2].to(trainer.device))[0], trainer.data.num_classes)
         correct = (classify(trainer.D, x, trainer.device) == y).double().mean().item()
         return {"test_accuracy": 100.0 * correct, "test_error": 100.0 * (1.0 - correct),

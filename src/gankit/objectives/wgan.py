@@ -1,4 +1,4 @@
-"""Wasserstein GAN of Arjovsky, Chintala & Bottou (2017), Algorithm 1 (seed 004).
+"""Wasserstein GAN of Arjovsky, Chintala & Bottou (2017), Algorithm 1.
 
 The critic f_w has no sigmoid: its output is a real score. It ascends
 

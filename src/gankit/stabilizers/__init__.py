@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import List
 
-from ..config import StabilizerConfig, build_options
+from ..config import StabilizerConfig
+from ..plugins import build
 from ..registry import STABILIZERS
 from . import (gradient_penalty, historical_averaging, instance_noise,  # noqa: F401
                label_smoothing, vbn)
@@ -11,8 +12,4 @@ from .base import Stabilizer
 
 
 def build_stabilizers(cfgs: List[StabilizerConfig]) -> List[Stabilizer]:
-    out = []
-    for i, cfg in enumerate(cfgs):
-        cls = STABILIZERS.get(cfg.name)
-        out.append(cls(build_options(cls.Options, cfg, f"stabilizers[{i}]")))
-    return out
+    return [build(STABILIZERS, f"stabilizers[{i}]", cfg) for i, cfg in enumerate(cfgs)]

@@ -3,8 +3,11 @@
 A stabilizer never appears as a branch in the loop. It plugs into five hooks, each
 optional; the trainer calls only the stabilizers that override a hook:
 
-- ``setup(trainer)``: check it can apply (raise ``ValueError`` saying why) and adjust the
-  objective or nets once, before training (e.g. one-sided label smoothing);
+- ``setup(ctx)``: check it can apply (raise ``ValueError`` saying why) and adjust the
+  objective or nets once, before training (e.g. one-sided label smoothing). ``ctx`` is a
+  :class:`gankit.plugins.SetupContext`: it names all a stabilizer may read (the nets,
+  D's options, the run's seed, real examples, z...) and set (the objective's label
+  targets, a net's VBN reference batch);
 - ``d_input(x, step)``: transform every discriminator input (e.g. instance noise);
 - ``penalty(role, net)``: a term added to that player's loss (e.g. historical averaging);
 - ``d_penalty(D, real, fake)``: a term added to D's loss that needs the step's batches
@@ -23,6 +26,8 @@ from typing import Any, Dict, Optional
 import torch
 from torch import nn
 
+from ..plugins import SetupContext
+
 
 class Stabilizer:
     @dataclass
@@ -32,7 +37,7 @@ class Stabilizer:
     def __init__(self, opts: Any):
         self.opts = opts
 
-    def setup(self, trainer: Any) -> None:
+    def setup(self, ctx: SetupContext) -> None:
         pass
 
     def d_input(self, x: torch.Tensor, step: int) -> torch.Tensor:

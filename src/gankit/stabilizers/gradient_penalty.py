@@ -9,7 +9,7 @@ with D_psi the discriminator's logit (before the sigmoid). Added to D's loss onl
 paper proves that the non-saturating GAN with either penalty is locally convergent at
 an equilibrium where the generator matches the data, where unregularised GANs and
 WGAN-GP need not be; on the 2D toys it is what brings every mode in with balanced
-mass (BENCHMARKS.md, issue 4). Unlike WGAN-GP's penalty, which asks for unit gradient
+mass (BENCHMARKS.md, "Toy modes"). Unlike WGAN-GP's penalty, which asks for unit gradient
 norm on lines between real and generated points, this one pushes D's gradient to 0 on
 the data (R1) or the generated samples (R2).
 
@@ -31,6 +31,7 @@ from torch import Tensor
 
 from ..config import opt
 from ..objectives.base import single_logit
+from ..plugins import SetupContext
 from ..registry import STABILIZERS
 from .base import Stabilizer
 
@@ -66,16 +67,16 @@ class GradientPenalty(Stabilizer):
         super().__init__(opts)
         self.calls = 0  # discriminator steps seen, for the lazy schedule
 
-    def setup(self, trainer: Any) -> None:
-        if getattr(trainer.D, "autoencoder", False):
+    def setup(self, ctx: SetupContext) -> None:
+        if getattr(ctx.D, "autoencoder", False):
             raise ValueError("r1: the penalty is on the gradient of D's logit or score, and "
                              "BEGAN's autoencoder discriminator returns a reconstruction")
-        n_out = trainer.cfg.discriminator.options.get("n_out", 1)
+        n_out = getattr(ctx.d_options, "n_out", 1)
         if n_out != 1:
             raise ValueError(f"r1: the penalty is on the gradient of D's single logit, and "
                              f"this discriminator has {n_out} outputs "
                              "(discriminator.n_out must be 1)")
-        n, pack = self.opts.samples, trainer.cfg.discriminator.options.get("pack", 1)
+        n, pack = self.opts.samples, getattr(ctx.d_options, "pack", 1)
         if n % pack:
             raise ValueError(f"r1.samples = {n} is not a multiple of discriminator.pack = "
                              f"{pack}: D judges packs of {pack} examples")

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..config import opt
+from ..plugins import SetupContext
 from ..registry import STABILIZERS
 from .base import Stabilizer
 
@@ -37,8 +38,8 @@ class HistoricalAveraging(Stabilizer):
         self.mean: Dict[str, Dict[str, torch.Tensor]] = {}
         self.count: Dict[str, int] = {}
 
-    def setup(self, trainer: Any) -> None:
-        for role, net in (("generator", trainer.G), ("discriminator", trainer.D)):
+    def setup(self, ctx: SetupContext) -> None:
+        for role, net in (("generator", ctx.G), ("discriminator", ctx.D)):
             if role in self.roles:
                 self.start(role, net)
 

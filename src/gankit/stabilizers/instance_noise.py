@@ -13,7 +13,9 @@ from typing import Any, Dict
 
 import torch
 
+from .. import seeds
 from ..config import opt
+from ..plugins import SetupContext
 from ..registry import STABILIZERS
 from .base import Stabilizer
 
@@ -45,8 +47,8 @@ class InstanceNoise(Stabilizer):
         super().__init__(opts)
         self.rng = torch.Generator()
 
-    def setup(self, trainer: Any) -> None:
-        self.rng.manual_seed((trainer.cfg.seed * 1_000_003 + 104_729) % 2**63)
+    def setup(self, ctx: SetupContext) -> None:
+        self.rng.manual_seed(ctx.seed_for(seeds.INSTANCE_NOISE))
 
     def std(self, step: int) -> float:
         o = self.opts

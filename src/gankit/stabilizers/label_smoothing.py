@@ -11,9 +11,8 @@ too is refused unless ``allow_fake_smoothing`` says it is wanted.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
 from ..config import opt
+from ..plugins import SetupContext
 from ..registry import STABILIZERS
 from .base import Stabilizer
 
@@ -29,12 +28,10 @@ class LabelSmoothing(Stabilizer):
                           min=0.0, max=1.0)
         allow_fake_smoothing: bool = opt(False, "accept beta > 0 (two-sided smoothing)")
 
-    def setup(self, trainer: Any) -> None:
-        objective = trainer.objective
-        name = trainer.cfg.objective.name
-        if not getattr(objective, "uses_labels", False):
-            raise ValueError(f"label_smoothing: objective {name!r} does not train D "
-                             "against 0/1 labels, so there are no targets to smooth")
+    def setup(self, ctx: SetupContext) -> None:
+        if ctx.set_label_targets is None:
+            raise ValueError(f"label_smoothing: objective {ctx.objective_name!r} does not "
+                             "train D against 0/1 labels, so there are no targets to smooth")
         if self.opts.beta > 0 and not self.opts.allow_fake_smoothing:
             raise ValueError(
                 f"label_smoothing: beta = {self.opts.beta} smooths the generated targets "
@@ -42,5 +39,4 @@ class LabelSmoothing(Stabilizer):
                 "becomes (alpha p_data + beta p_model) / (p_data + p_model), which stays at "
                 "beta where only the generator puts mass, so G gets no push away from "
                 "wrong samples. Set allow_fake_smoothing = true if you really want it.")
-        objective.real_label = self.opts.alpha
-        objective.fake_label = self.opts.beta
+        ctx.set_label_targets(self.opts.alpha, self.opts.beta)

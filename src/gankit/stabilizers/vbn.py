@@ -3,16 +3,15 @@
 VBN normalises each example with the statistics of a reference batch "chosen once and
 fixed at the start of training" plus the example itself. The nets hold the reference
 batch as a buffer (so checkpoints carry it); this stabilizer chooses it: at setup it
-draws a batch of z from the trainer's noise stream for a generator with VBN and a batch
-of real data for a discriminator with VBN, and hands each to its net.
+draws a batch of z from the run's noise stream for a generator with VBN and a batch of
+real data for a discriminator with VBN, and hands each to its net.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
 import torch
 
+from ..plugins import SetupContext
 from ..registry import STABILIZERS
 from .base import Stabilizer
 
@@ -29,15 +28,13 @@ class VirtualBatchNormReference(Stabilizer):
     class Options:
         pass
 
-    def setup(self, trainer: Any) -> None:
-        nets = {"generator": trainer.G, "discriminator": trainer.D}
-        if not any(_vbn_size(n) for n in nets.values()):
+    def setup(self, ctx: SetupContext) -> None:
+        if not (_vbn_size(ctx.G) or _vbn_size(ctx.D)):
             raise ValueError("stabilizer 'vbn' sets the reference batch of virtual batch "
                              "norm, but neither net has it: set generator.vbn = true "
                              "and/or discriminator.vbn = true")
         with torch.no_grad():
-            if _vbn_size(trainer.G):
-                trainer.G.set_reference(trainer.sample_z(_vbn_size(trainer.G)))
-            if _vbn_size(trainer.D):
-                trainer.D.set_reference(trainer.data.sample(_vbn_size(trainer.D))
-                                        .to(trainer.device))
+            if _vbn_size(ctx.G):
+                ctx.G.set_reference(ctx.sample_z(_vbn_size(ctx.G)))
+            if _vbn_size(ctx.D):
+                ctx.D.set_reference(ctx.real_examples(_vbn_size(ctx.D)))
