@@ -9,7 +9,7 @@ with D_psi the discriminator's logit (before the sigmoid). Added to D's loss onl
 paper proves that the non-saturating GAN with either penalty is locally convergent at
 an equilibrium where the generator matches the data, where unregularised GANs and
 WGAN-GP need not be; on the 2D toys it is what brings every mode in with balanced
-mass (BENCHMARKS.md, "Toy modes"). Unlike WGAN-GP's penalty, which asks for unit gradient
+mass (BENCHMARKS.md, "Toy modes", "Stabilizers"). Unlike WGAN-GP's penalty, which asks for unit gradient
 norm on lines between real and generated points, this one pushes D's gradient to 0 on
 the data (R1) or the generated samples (R2).
 
