@@ -40,7 +40,7 @@ def build(registry: Registry, where: str, section: Any, *args: Any,
     ``cls.<make>(opts, *args)`` for a family with several constructors (a net family's
     ``generator`` and ``discriminator``)."""
     cls = registry.get(component_name(section))
-    opts = component_options(registry, section, where)
+    opts = from_dict(cls.Options, section.options or {}, where + ".")
     return (getattr(cls, make) if make else cls)(opts, *args)
 
 

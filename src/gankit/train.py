@@ -67,7 +67,11 @@ def lr_factor(cfg: OptimConfig, step: int, total: int) -> float:
 
 
 class Trainer:
-    """Holds G, D, their optimizers, the objective, the stabilizers and all RNG state."""
+    """Holds G, D, their optimizers, the objective, the stabilizers and all RNG state.
+
+    Built from a resolved config (:func:`gankit.components.load_config`), which it reads
+    and never changes; the objective and the stabilizers get a
+    :class:`~gankit.plugins.SetupContext`, not the trainer."""
 
     def __init__(self, cfg: RunConfig, device: Optional[str] = None):
         self.cfg = cfg

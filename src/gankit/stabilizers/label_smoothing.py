@@ -11,6 +11,7 @@ too is refused unless ``allow_fake_smoothing`` says it is wanted.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from ..config import opt
 from ..plugins import SetupContext
 from ..registry import STABILIZERS

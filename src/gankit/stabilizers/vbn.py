@@ -9,6 +9,7 @@ real data for a discriminator with VBN, and hands each to its net.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import torch
 
 from ..plugins import SetupContext
