@@ -16,17 +16,15 @@ import os
 import re
 import warnings
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Tuple
 
 import torch
 from safetensors import safe_open
 from safetensors.torch import save as st_save
 
+from .errors import CheckpointError
+
 FORMAT = "gankit-checkpoint-1"
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint file is missing, truncated, corrupt or not a gankit checkpoint."""
 
 
 # ----------------------------------------------------------------------------- encoding
@@ -114,12 +112,16 @@ def load_checkpoint(path: str | Path) -> Dict[str, Any]:
     except Exception as exc:  # safetensors raises its own error types
         raise CheckpointError(f"checkpoint {str(path)!r} is unreadable "
                               f"(truncated or not a safetensors file): {exc}") from exc
-    if meta.get("format") != FORMAT:
+    if meta.get("format") != FORMAT or "structure" not in meta:
         raise CheckpointError(f"{str(path)!r} is not a gankit checkpoint "
                               f"(format {meta.get('format')!r})")
     if _digest(meta["structure"], tensors) != meta.get("sha256"):
         raise CheckpointError(f"checkpoint {str(path)!r} is corrupt (checksum mismatch)")
-    return _decode(json.loads(meta["structure"]), tensors)
+    try:
+        return _decode(json.loads(meta["structure"]), tensors)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise CheckpointError(f"checkpoint {str(path)!r} is corrupt (its state does not "
+                              f"decode: {type(exc).__name__}: {exc})") from exc
 
 
 # ----------------------------------------------------------------------------- manager
@@ -153,14 +155,22 @@ class CheckpointManager:
         return [p for _, p in sorted(found)]
 
     def load_latest(self) -> Tuple[Path, Dict[str, Any]]:
-        """The newest checkpoint that verifies; warn about each bad one skipped."""
+        """The newest checkpoint that verifies; warn about each bad one skipped.
+
+        When none verifies, one error names the directory and the newest file's fault
+        (no warnings first: the error says it all)."""
         candidates = self.list()[::-1]
         if not candidates:
             raise CheckpointError(f"no checkpoint in {str(self.dir)!r}")
+        failures: List[CheckpointError] = []
         for path in candidates:
             try:
-                return path, load_checkpoint(path)
+                state = load_checkpoint(path)
             except CheckpointError as exc:
+                failures.append(exc)
+                continue
+            for exc in failures:
                 warnings.warn(f"{exc}; falling back to the previous checkpoint")
-        raise CheckpointError(f"no loadable checkpoint in {str(self.dir)!r}: "
-                              f"all {len(candidates)} failed verification")
+            return path, state
+        raise CheckpointError(f"no loadable checkpoint in {str(self.dir)!r}: all "
+                              f"{len(candidates)} failed verification (newest: {failures[0]})")

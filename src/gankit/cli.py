@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import warnings
 from pathlib import Path
 from typing import List, Optional
 
-from .config import ConfigError
+from .errors import ConfigError, GankitError, UsageError
 
 EPILOG = """examples:
   gankit train                                   # non-saturating GAN on the 8-Gaussian ring
@@ -114,8 +115,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, except that a usage error raises :class:`UsageError` (one ``error:``
+    line and exit status 2 through :func:`main`) instead of printing the usage."""
+
+    def error(self, message: str):
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="gankit", description="Train GANs with the stabilising techniques of the "
         "literature and measure them.", epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -149,13 +158,19 @@ def _warning_line(message, category, filename, lineno, line=None) -> str:
     return f"warning: {message}\n"
 
 
+def _one_line(exc: BaseException) -> str:
+    return re.sub(r"\s*\n\s*", " ", str(exc)).strip() or type(exc).__name__
+
+
 def main(argv: Optional[List[str]] = None) -> int:
+    """Run one command; a mistake of the user's (:class:`GankitError`, or a ValueError,
+    KeyError or OSError from below) is one ``error:`` line on stderr and exit status 2."""
     warnings.formatwarning = _warning_line  # one line on stderr, not a source excerpt
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return args.func(args)
-    except (ConfigError, ValueError, KeyError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (GankitError, ValueError, KeyError, OSError) as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; the last checkpoint is intact", file=sys.stderr)

@@ -32,9 +32,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-
-class ConfigError(ValueError):
-    """A config file, key or value is wrong; the message names it and what is allowed."""
+from .errors import ConfigError
 
 
 def opt(default: Any, help: str = "", *, min: Any = None, max: Any = None,
@@ -268,7 +266,7 @@ def load_toml(path: str | Path) -> Dict[str, Any]:
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from exc
 
 

@@ -9,14 +9,9 @@ from __future__ import annotations
 import difflib
 from typing import Callable, Dict, Generic, List, TypeVar
 
+from .errors import UnknownNameError
+
 T = TypeVar("T")
-
-
-class UnknownNameError(KeyError):
-    """Raised for a name that is not registered; the message lists the valid names."""
-
-    def __str__(self) -> str:  # KeyError quotes its message; we want it plain
-        return str(self.args[0])
 
 
 class Registry(Generic[T]):

@@ -1,0 +1,36 @@
+"""The errors a user can cause, in one place.
+
+Each is a :class:`GankitError`, so the command line catches them all and prints the
+message as one line (``error: ...``, exit status 2) instead of a traceback; the message
+names the file, key or value at fault and what is expected. Each also keeps the builtin
+base it has always had (a config or data-file error is a ``ValueError``, an unknown name
+a ``KeyError``), so code that catches those still does.
+"""
+from __future__ import annotations
+
+
+class GankitError(Exception):
+    """Something the user gave (a file, a key, a value, a flag) is wrong."""
+
+
+class ConfigError(GankitError, ValueError):
+    """A config file, key or value is wrong; the message names it and what is allowed."""
+
+
+class UsageError(GankitError, ValueError):
+    """A command-line argument is wrong (unknown flag, missing value, bad number)."""
+
+
+class DataFileError(GankitError, ValueError):
+    """A data file is missing or not in the expected layout; the message names both."""
+
+
+class CheckpointError(GankitError, RuntimeError):
+    """A checkpoint file is missing, truncated, corrupt or not a gankit checkpoint."""
+
+
+class UnknownNameError(GankitError, KeyError):
+    """Raised for a name that is not registered; the message lists the valid names."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; we want it plain
+        return str(self.args[0])
