@@ -10,7 +10,8 @@ import torch
 
 from gankit.config import DataConfig
 from gankit.data import build_dataset
-from gankit.data.images import DataFileError, load_array_pickle
+from gankit.data.formats import load_array_pickle
+from gankit.data.images import DataFileError
 
 
 def make(name, seed=0, **options):

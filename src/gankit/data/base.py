@@ -5,6 +5,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
+from ..errors import DataFileError
+
 Tensor = torch.Tensor
 
 
@@ -100,6 +102,6 @@ def check_labels(labels: Tensor, num_classes: int, where: str) -> Tensor:
     labels = torch.as_tensor(labels).long().flatten()
     bad = (labels < 0) | (labels >= num_classes)
     if bool(bad.any()):
-        raise ValueError(f"{where}: label {int(labels[bad][0])} is out of range; labels must "
+        raise DataFileError(f"{where}: label {int(labels[bad][0])} is out of range; labels must "
                          f"be integers 0..{num_classes - 1} (one per class)")
     return labels
