@@ -4,7 +4,8 @@ Each metric is the pipeline samples -> features -> statistics -> number: samples
 read from a folder of PNG/JPEG images, an ``.npz`` (key ``x`` or its only array), an
 ``.npy`` (:mod:`gankit.data.imageio`), or a run directory (then ``--n`` samples are
 drawn from its generator); features come from Inception-v3 (FID form), the digits
-classifier or the identity (:mod:`gankit.metrics.extract`); the metrics are those of
+classifier, the MNIST classifier (28 x 28 grey) or the identity
+(:mod:`gankit.metrics.extract`); the metrics are those of
 ``gankit.registry.METRICS`` computed from features (:class:`gankit.metrics.base.Metric`).
 
 FID can also use precomputed statistics: ``--real``/``--fake`` may be a stats ``.npz`` in
@@ -105,7 +106,8 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
                    help="write the FID statistics (mu, sigma) of --real here; --fake optional")
     p.add_argument("--metrics", default=None, help=f"comma list of {', '.join(eval_metrics())} "
                    "(default fid,kid; fid when a side is a stats file)")
-    p.add_argument("--features", default="inception", choices=("inception", "digits", "identity"))
+    p.add_argument("--features", default="inception",
+                   choices=("inception", "digits", "mnist", "identity"))
     for side in ("real", "fake"):
         p.add_argument(f"--{side}-range", default="auto", choices=IMAGE_RANGES,
                        help=f"range of the {side} float images (uint8 is 0..255), e.g. "

@@ -6,7 +6,7 @@ Genevay et al. 2018) and mode coverage on 2D mixtures (Srivastava et al. 2017). 
 metric follows the one protocol of :mod:`gankit.metrics.base` and registers itself in
 ``gankit.registry.METRICS`` from its own module; importing this package registers them.
 """
-from . import fid, isc, kid, modes, prdc, sinkhorn  # noqa: F401  (registration)
+from . import fid, isc, kid, modes, prdc, sinkhorn, stacked  # noqa: F401  (registration)
 from .base import EvalData, Metric
 from .features import FeatureStats, check_features
 from .fid import fid_from_stats, frechet_distance, trace_sqrt_product

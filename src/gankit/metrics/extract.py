@@ -3,8 +3,9 @@ streamed statistics, a batch at a time.
 
 ``make_extractor(kind, ...)`` returns a function mapping a sample set (an array, or a
 lazy image folder) to :class:`Features`: the FID Inception-v3 (Heusel et al. 2017;
-pool features and logits), the digits classifier of :mod:`gankit.metrics.digits`, or
-the identity on raw vectors. Image conventions: uint8 arrays are in [0, 255], uint16 in
+pool features and logits), the digits classifier of :mod:`gankit.metrics.digits`, the
+MNIST classifier of :mod:`gankit.metrics.mnist` (28 x 28 grey images), or the identity
+on raw vectors. Image conventions: uint8 arrays are in [0, 255], uint16 in
 [0, 65535]; float arrays in [0, 1] when their minimum is >= -1e-3, in [-1, 1] (a tanh
 generator) when it is below -0.5, and anything in between is refused unless the
 caller says which range (``image_range``); layouts (n, H, W), (n, C, H, W) and
@@ -159,7 +160,7 @@ def make_extractor(kind: str, batch_size: int, weights: Optional[str] = None,
                    needs: Optional[Needs] = None, ranges: Optional[Dict[str, str]] = None
                    ) -> Tuple[Extract, Dict[str, float]]:
     """(samples -> :class:`Features`, facts about the extractor to report) for
-    ``inception|digits|identity``. Samples go through in batches: with ``needs.feats``
+    ``inception|digits|mnist|identity``. Samples go through in batches: with ``needs.feats``
     off (FID and IS only) no feature matrix is held, only its statistics. ``ranges``:
     the image range of each named set (``auto`` when absent)."""
     needs = needs or Needs(True, True, False)
@@ -180,6 +181,11 @@ def make_extractor(kind: str, batch_size: int, weights: Optional[str] = None,
         net = load_digits_classifier()
         prep = lambda b: b.mean(1, keepdim=True) * 2 - 1  # noqa: E731
         info = {"digits_test_accuracy": float(net.test_accuracy)}
+    elif kind == "mnist":
+        from .mnist import load_mnist_classifier, unit_to_grey
+
+        net, prep = load_mnist_classifier(), unit_to_grey
+        info = {"mnist_test_accuracy": float(net.test_accuracy)}
     elif kind == "inception":
         from .inception import load_inception
 
@@ -187,7 +193,7 @@ def make_extractor(kind: str, batch_size: int, weights: Optional[str] = None,
         prep = lambda b: b.expand(-1, 3, -1, -1)  # noqa: E731
         info = {}
     else:
-        raise ValueError(f"unknown features {kind!r}; valid: inception, digits, identity")
+        raise ValueError(f"unknown features {kind!r}; valid: inception, digits, mnist, identity")
 
     @torch.no_grad()
     def run(x, name):

