@@ -14,6 +14,23 @@ import numpy as np
 import torch
 
 GRID_SIZE = 64  # images per grid (8 x 8)
+MIN_CELL = 64  # px on screen of each image in a grid: an 8 px digit is unreadable at 8
+
+
+def cell_scale(height: int, width: int, min_cell: int = MIN_CELL) -> int:
+    """The smallest whole factor making an image at least ``min_cell`` px on each side
+    (8 px -> 8, 16 px -> 4, 28 px -> 3, 32 px -> 2, 64 px and more -> 1)."""
+    return max(1, -(-min_cell // max(1, min(height, width))))
+
+
+def upscale(images: torch.Tensor, factor: int) -> torch.Tensor:
+    """(N, C, H, W) -> (N, C, factor H, factor W) by nearest neighbour (pixel repetition):
+    no interpolation blurs the samples' own pixels."""
+    if factor < 1:
+        raise ValueError(f"upscale factor must be >= 1, got {factor}")
+    if factor == 1:
+        return images
+    return images.repeat_interleave(factor, dim=-2).repeat_interleave(factor, dim=-1)
 
 
 def tile(images: torch.Tensor, nrow: Optional[int] = None, pad: int = 1) -> np.ndarray:
@@ -38,15 +55,14 @@ def tile(images: torch.Tensor, nrow: Optional[int] = None, pad: int = 1) -> np.n
 
 def save_grid(images: torch.Tensor, path: Path, nrow: Optional[int] = None,
               scale: int = 0) -> Path:
-    """Write the tiled ``images`` as a PNG at ``path``; ``scale`` enlarges small images
-    by pixel repetition (0 = enough for a grid at least 256 px wide)."""
+    """Write the tiled ``images`` as a PNG at ``path``. Each image is first enlarged
+    ``scale`` times by pixel repetition (0 = :func:`cell_scale`: every cell at least 64
+    px), then tiled with 1 px separators."""
     from PIL import Image
 
-    pixels = tile(images, nrow)
-    scale = scale or max(1, -(-256 // pixels.shape[1]))
-    img = Image.fromarray(pixels)
-    if scale > 1:
-        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    if images.dim() == 4:
+        images = upscale(images, scale or cell_scale(*images.shape[-2:]))
+    img = Image.fromarray(tile(images, nrow))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     img.save(path)
