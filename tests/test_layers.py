@@ -16,7 +16,7 @@ LAYERS = [
     ("foundation", ["gankit.errors", "gankit.registry", "gankit.config", "gankit.seeds",
                     "gankit.evalmode", "gankit.plugins", "gankit.checkpoint",
                     "gankit.rundir", "gankit.grids", "gankit.accel", "gankit.distributed",
-                    "gankit.ema", "gankit.theory"]),
+                    "gankit.ema", "gankit.theory", "gankit.intervals"]),
     ("data", ["gankit.data"]),
     ("nets", ["gankit.nets"]),
     ("metrics and the OT solver", ["gankit.metrics", "gankit.ot"]),

@@ -149,9 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_eval(sub) -> None:
+    """The commands that live in their own modules: eval, sweep."""
     from .evaluate import add_eval_parser
+    from .sweep import add_sweep_parser
 
     add_eval_parser(sub)
+    add_sweep_parser(sub)
 
 
 def _warning_line(message, category, filename, lineno, line=None) -> str:
