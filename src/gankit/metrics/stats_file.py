@@ -12,6 +12,8 @@ from typing import Optional, Union
 import numpy as np
 
 from ..checkpoint import atomic_write_bytes
+from ..data.imageio import open_npz
+from ..errors import DataFileError
 from .features import FeatureStats
 
 
@@ -31,9 +33,9 @@ def is_stats_file(path: Path) -> bool:
     if path.suffix != ".npz" or not path.is_file():
         return False
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with open_npz(path) as data:
             return "mu" in data.files or "sigma" in data.files
-    except (OSError, EOFError, ValueError):
+    except DataFileError:
         return False  # load_array_file reports it
 
 
