@@ -20,6 +20,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from .errors import ConfigError
+
 
 class World:
     """Rank, world size and the collectives the trainer needs; trivial on one process."""
@@ -136,4 +138,8 @@ def device_for(name: str, world_local_rank: Optional[int] = None) -> torch.devic
         return torch.device("cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device = {name!r} but CUDA is not available; use 'cpu' or 'auto'")
-    return torch.device(name)
+    try:
+        return torch.device(name)
+    except RuntimeError:  # torch: "Invalid device string"
+        raise ConfigError(f"device = {name!r} is not a device; use 'auto', 'cpu', 'cuda' or "
+                          "'cuda:N'") from None

@@ -29,6 +29,10 @@ class CheckpointError(GankitError, RuntimeError):
     """A checkpoint file is missing, truncated, corrupt or not a gankit checkpoint."""
 
 
+class RunDirError(GankitError, ValueError):
+    """A run directory lacks a file gankit wrote into it, or holds a damaged one."""
+
+
 class UnknownNameError(GankitError, KeyError):
     """Raised for a name that is not registered; the message lists the valid names."""
 

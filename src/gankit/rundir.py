@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 
 from .config import ConfigError, RunConfig, read_config, save_config
+from .errors import RunDirError
 from .grids import save_grid, step_of
 
 
@@ -33,13 +35,27 @@ class RunDir:
 
     @classmethod
     def create(cls, cfg: RunConfig, tensorboard: bool = True) -> "RunDir":
+        """A new ``<out_dir>/<name>-<stamp>`` holding config.toml; if it cannot be
+        written, nothing is left behind and the error names out_dir."""
+        name = cfg.run_name()
+        if "/" in name or "\\" in name or name in (".", ".."):
+            raise ConfigError(f"name = {name!r}: a run name cannot contain '/' or '\\' "
+                              "(it names one folder inside out_dir)")
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        base = Path(cfg.out_dir) / f"{cfg.run_name()}-{stamp}"
+        base = Path(cfg.out_dir) / f"{name}-{stamp}"
         path, i = base, 1
         while path.exists():
             path, i = Path(f"{base}-{i}"), i + 1
-        path.mkdir(parents=True)
-        save_config(cfg, path / "config.toml")
+        try:
+            path.mkdir(parents=True)
+        except OSError as exc:
+            raise ConfigError(f"out_dir = {cfg.out_dir!r}: cannot create the run directory "
+                              f"{path} ({exc.strerror or exc})") from exc
+        try:
+            save_config(cfg, path / "config.toml")
+        except BaseException:
+            shutil.rmtree(path, ignore_errors=True)
+            raise
         return cls(path, tensorboard)
 
     @classmethod
@@ -80,8 +96,17 @@ class RunDir:
     def read_metrics(self) -> List[Dict[str, Any]]:
         if not self.metrics_file.is_file():
             return []
+        rows = []
         with open(self.metrics_file) as fh:
-            return [json.loads(line) for line in fh if line.strip()]
+            for number, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    rows.append(json.loads(line))
+                except ValueError as exc:
+                    raise RunDirError(f"{self.metrics_file}, line {number}: not a JSON "
+                                      f"row ({exc})") from None
+        return rows
 
     def truncate_after(self, step: int) -> None:
         """Drop rows logged after ``step`` (a resumed run logs them again; from step 0
