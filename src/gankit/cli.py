@@ -149,11 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_eval(sub) -> None:
-    """The commands that live in their own modules: eval, sweep."""
+    """The commands that live in their own modules: eval, sample, sweep."""
     from .evaluate import add_eval_parser
+    from .sample import add_sample_parser
     from .sweep import add_sweep_parser
 
     add_eval_parser(sub)
+    add_sample_parser(sub)
     add_sweep_parser(sub)
 
 

@@ -33,6 +33,7 @@ from . import metrics  # noqa: F401  (registers the metrics)
 from .metrics.training import Evaluator
 from .nets import build_net
 from .nets.layers import sample_noise
+from .nets.sampling import generate
 from .objectives import build_objective
 from .plugins import SetupContext, component_options
 from .registry import NETS
@@ -261,11 +262,8 @@ class Trainer:
         """``n`` samples from G in eval mode, from a noise stream separate from training."""
         rng = torch.Generator().manual_seed(
             seeds.derived_seed(self.cfg.seed, seeds.SAMPLES) if seed is None else seed)
-        G = self.g_ema.sampler  # the EMA copy when train.g_ema > 0, else G itself
-        with eval_mode(G):
-            parts = [G(sample_noise(G.z_dist, min(batch, n - i), G.z_dim, rng, self.device))
-                     for i in range(0, n, batch)]
-        return torch.cat(parts)
+        # the EMA copy when train.g_ema > 0, else G itself
+        return generate(self.g_ema.sampler, n, rng, self.device, batch)
 
     def evaluate(self) -> tuple[Dict[str, Any], torch.Tensor]:
         samples = self.generate(self.cfg.eval.n_samples)
@@ -285,7 +283,7 @@ class Trainer:
                 "precision": self.precision.state_dict(),
                 "objective": self.objective.state_dict(), "data": self.data.state_dict(),
                 "stabilizers": [s.state_dict() for s in self.stabilizers], "rng": rng,
-                "G_ema": self.g_ema.state_dict()}
+                "G_ema": self.g_ema.state_dict(), "data_shape": list(self.data.shape)}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         self.step = int(state["step"])

@@ -1,0 +1,49 @@
+"""Drawing samples from a generator: the prior, optionally truncated, in batches.
+
+The truncation trick (Brock et al. 2019, BigGAN, Sec. 3.1) draws z from a truncated
+normal: entries whose magnitude exceeds the threshold psi are *resampled* until they fall
+within it, which keeps a normal's shape inside [-psi, psi] (scaling z, or clamping it,
+would not; Marchesi 2017 and BigGAN both resample).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import nn
+
+from ..evalmode import eval_mode
+from .layers import sample_noise
+
+
+def truncated_normal(m: int, dim: int, psi: float, rng: torch.Generator) -> torch.Tensor:
+    """(m, dim) draws of N(0, 1) conditioned on |z_i| <= psi, by resampling."""
+    if not psi > 0:
+        raise ValueError(f"truncation psi must be positive, got {psi}")
+    z = torch.randn(m, dim, generator=rng)
+    out = z.abs() > psi
+    while out.any():
+        z[out] = torch.randn(int(out.sum()), generator=rng)
+        out = z.abs() > psi
+    return z
+
+
+def prior(G: nn.Module, m: int, rng: torch.Generator, device,
+          truncation: Optional[float] = None) -> torch.Tensor:
+    """m noise vectors for G: its prior, or the truncated normal of threshold psi."""
+    if truncation is None:
+        return sample_noise(G.z_dist, m, G.z_dim, rng, device)
+    if G.z_dist != "normal":
+        raise ValueError(f"--truncation resamples a normal z, but this generator's z is "
+                         f"{G.z_dist}")
+    return truncated_normal(m, G.z_dim, truncation, rng).to(device)
+
+
+@torch.no_grad()
+def generate(G: nn.Module, n: int, rng: torch.Generator, device, batch: int = 4096,
+             truncation: Optional[float] = None) -> torch.Tensor:
+    """``n`` samples of G in eval mode, z drawn from ``rng`` ``batch`` at a time."""
+    with eval_mode(G):
+        parts = [G(prior(G, min(batch, n - i), rng, device, truncation))
+                 for i in range(0, n, batch)]
+    return torch.cat(parts)
