@@ -89,7 +89,8 @@ def test_every_component_option_is_filled_in_on_loading():
 
 def test_building_reads_the_config_and_never_changes_it(tmp_path):
     cfg = load_config(sets=["data.name='grid'", "stabilizers=[{name='label_smoothing'}]",
-                            "generator.width=16", "discriminator.width=16"])
+                            "generator.width=16", "discriminator.width=16",
+                            f"out_dir='{tmp_path}'"])
     before = copy.deepcopy(to_dict(cfg))
     t = Trainer(cfg)
     assert to_dict(cfg) == before and t.cfg is cfg
