@@ -7,7 +7,8 @@ import torch
 from conftest import tiny_sets
 from gankit.components import load_config
 from gankit.rundir import RunDir
-from gankit.train import DivergenceError, Trainer, fit
+from gankit.loop import fit
+from gankit.train import DivergenceError, Trainer
 
 
 def poison_once(trainer, at_step):

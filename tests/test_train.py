@@ -9,7 +9,8 @@ from gankit.checkpoint import CheckpointManager
 from gankit.cli import main
 from gankit.components import load_config
 from gankit.rundir import RunDir
-from gankit.train import DivergenceError, Trainer, fit
+from gankit.loop import fit
+from gankit.train import DivergenceError, Trainer
 
 
 def only_run(tmp_path) -> Path:

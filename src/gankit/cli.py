@@ -5,7 +5,6 @@ import argparse
 import re
 import sys
 import warnings
-from pathlib import Path
 from typing import List, Optional
 
 from .errors import ConfigError, GankitError, UsageError
@@ -60,7 +59,8 @@ def _start_run(args: argparse.Namespace):
 def cmd_train(args: argparse.Namespace) -> int:
     from .checkpoint import CheckpointManager
     from .report import make_report
-    from .train import DivergenceError, fit
+    from .loop import fit
+    from .train import DivergenceError
 
     trainer, run = _start_run(args)
     main = trainer.world.is_main

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
-import time
 import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -28,7 +26,6 @@ from .data import build_dataset
 from .distributed import World, device_for
 from .ema import GeneratorEMA
 from .evalmode import eval_mode
-from .grids import GRID_SIZE
 from . import metrics  # noqa: F401  (registers the metrics)
 from .metrics.training import Evaluator
 from .nets import build_net
@@ -322,140 +319,3 @@ class Trainer:
         _, state = ckpts.load_latest()
         trainer.load_state_dict(state)
         return trainer
-
-
-# ----------------------------------------------------------------------------- the loop
-class _Mean:
-    """Running means of the logged values between two log lines."""
-
-    def __init__(self):
-        self.sums: Dict[str, float] = {}
-        self.counts: Dict[str, int] = {}  # per key: some are not logged every step
-
-    def add(self, logs: Dict[str, torch.Tensor]) -> None:
-        for key, value in logs.items():
-            self.sums[key] = self.sums.get(key, 0.0) + float(value)
-            self.counts[key] = self.counts.get(key, 0) + 1
-
-    def pop(self) -> Dict[str, float]:
-        out = {k: v / self.counts[k] for k, v in self.sums.items()}
-        self.sums, self.counts = {}, {}
-        return out
-
-
-def _due(step: int, every: int, last: int) -> bool:
-    return step == last or (every > 0 and step % every == 0)
-
-
-class Progress:
-    """A tqdm bar on a terminal; plain log lines otherwise (CI, pipes, files)."""
-
-    def __init__(self, start: int, total: int):
-        self.total, self.tty = total, sys.stderr.isatty()
-        self.t0, self.start = time.time(), start
-        self.bar = None
-        if self.tty:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, initial=start, dynamic_ncols=True, unit="step")
-
-    def update(self, step: int, values: Optional[Dict[str, float]] = None) -> None:
-        if self.bar is not None:
-            self.bar.update(1)
-            if values:
-                self.bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()
-                                      if isinstance(v, float)}, refresh=False)
-        elif values:
-            rate = (step - self.start) / max(time.time() - self.t0, 1e-9)
-            text = " ".join(f"{k}={_fmt(v)}" for k, v in values.items())
-            print(f"step {step}/{self.total} {text} ({rate:.0f} steps/s)", flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def _fmt(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def fit(trainer: Trainer, run: RunDir) -> Dict[str, Any]:
-    """Train until ``train.steps``, logging, evaluating and checkpointing on schedule.
-
-    Returns the last evaluation. A non-finite loss raises :class:`DivergenceError`; the
-    checkpoints already written stay as they are. With several ranks only rank 0 writes
-    (logs, snapshots, checkpoints) and evaluates; logged values are averaged over ranks.
-    """
-    cfg, main = trainer.cfg.train, trainer.world.is_main
-    ckpts = CheckpointManager(run.path, cfg.keep_ckpts)
-    last_eval: Dict[str, Any] = {}
-    if trainer.step == 0 and main:
-        last_eval = _evaluate(trainer, run)
-    progress = Progress(trainer.step, cfg.steps) if main else None
-    mean, rollbacks = _Mean(), 0
-    if trainer.step == 0 and cfg.on_divergence == "rollback":
-        _save(trainer, ckpts)  # something to roll back to
-    try:
-        while trainer.step < cfg.steps:
-            try:
-                mean.add(trainer.train_step())
-            except DivergenceError as exc:
-                rollbacks = _roll_back(trainer, ckpts, run, exc, rollbacks)
-                mean = _Mean()
-                continue
-            step = trainer.step
-            logged = None
-            if _due(step, cfg.log_every, cfg.steps):
-                logged = trainer.world.mean_dict(mean.pop())
-                if main:
-                    run.log(step, "train", logged)
-            if main and _due(step, cfg.eval_every, cfg.steps):
-                last_eval = _evaluate(trainer, run)
-                logged = {**(logged or {}), **last_eval}
-            if progress is not None:
-                progress.update(step, logged)
-            if _due(step, cfg.ckpt_every, cfg.steps):
-                _save(trainer, ckpts)
-    finally:
-        if progress is not None:
-            progress.close()
-        run.close()
-    return last_eval
-
-
-def _roll_back(trainer: Trainer, ckpts: CheckpointManager, run: RunDir,
-               exc: DivergenceError, done: int) -> int:
-    """With ``train.on_divergence = "rollback"``: reload the newest good checkpoint and
-    go on with learning rates times ``rollback_lr_factor``; otherwise re-raise."""
-    cfg = trainer.cfg.train
-    if cfg.on_divergence != "rollback" or done >= cfg.max_rollbacks:
-        raise exc
-    path, state = ckpts.load_latest()
-    trainer.load_state_dict(state)
-    trainer.scale_lr(cfg.rollback_lr_factor)
-    msg = (f"{exc}; rolled back to {path.name} (step {trainer.step}) with learning rates "
-           f"x {cfg.rollback_lr_factor} (rollback {done + 1} of at most {cfg.max_rollbacks})")
-    warnings.warn(msg)
-    if trainer.world.is_main:
-        run.truncate_after(trainer.step)
-        run.log(trainer.step, "event", {"rollback": done + 1, "message": msg})
-    return done + 1
-
-
-def _save(trainer: Trainer, ckpts: CheckpointManager) -> None:
-    trainer.check_parameters()
-    state = trainer.state_dict()  # collective with several ranks
-    if trainer.world.is_main:
-        ckpts.save(trainer.step, state)
-    trainer.world.barrier()
-
-
-def _evaluate(trainer: Trainer, run: RunDir) -> Dict[str, Any]:
-    results, samples = trainer.evaluate()
-    run.log(trainer.step, "eval", results)
-    if samples.dim() == 2 and samples.shape[1] == 2:
-        run.save_snapshot(trainer.step, samples)
-    if samples.dim() == 4:  # images: a grid from a fixed z, comparable across steps
-        grid = trainer.generate(GRID_SIZE, seeds.derived_seed(trainer.cfg.seed, seeds.GRID))
-        run.save_grid(trainer.step, grid)
-    return results
