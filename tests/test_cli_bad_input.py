@@ -254,10 +254,10 @@ def test_one_error_line_and_nothing_written(case, tmp_path, capsys):
 # ----------------------------------------------------------------------------- checkpoints
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
-    """A two-step toy run with a checkpoint at each step."""
+    """A two-step toy run with a checkpoint and a snapshot at each step."""
     out = tmp_path_factory.mktemp("run")
     args = ["train"] + sets(*tiny_sets(out, steps=2), "train.ckpt_every=1",
-                            "train.eval_every=0")
+                            "train.eval_every=1")
     assert main(args) == 0
     (run,) = [p for p in out.iterdir() if p.is_dir()]
     return run
@@ -299,15 +299,28 @@ def test_corrupt_checkpoints(case, command, finished_run, tmp_path, capsys):
     assert not (tmp_path / "out.json").exists()
 
 
-def test_damaged_run_files(finished_run, tmp_path, capsys):
+RUN_FILES = {
+    "metrics-row-cut": ("metrics.jsonl", lambda p: p.write_text(p.read_text() + '{"step": 3, "k'),
+                        "metrics.jsonl, line"),
+    "metrics-row-a-list": ("metrics.jsonl", lambda p: p.write_text("[1, 2]\n"), "line 1"),
+    "metrics-not-utf8": ("metrics.jsonl", lambda p: p.write_bytes(b"\xff\xfe\n"), "line 1"),
+    "snapshot-empty": ("snapshots/step-000000000.npy", lambda p: p.write_bytes(b""),
+                       "step-000000000.npy"),
+    "snapshot-truncated": ("snapshots/step-000000000.npy", lambda p: truncated(p, 20),
+                           "step-000000000.npy"),
+    "config-wrong-type": ("config.toml", lambda p: p.write_text("seed = 'x'\n"), "seed"),
+    "config-syntax": ("config.toml", lambda p: p.write_text("[[[["), "config.toml"),
+    "config-missing": ("config.toml", lambda p: p.unlink(), "not a gankit run"),
+}
+
+
+@pytest.mark.parametrize("case", list(RUN_FILES))
+def test_damaged_run_files(case, finished_run, tmp_path, capsys):
     run = tmp_path / "run"
     shutil.copytree(finished_run, run)
-    with open(run / "metrics.jsonl", "a") as fh:
-        fh.write('{"step": 3, "kind": "tr')
-    _assert_one_error_line(main(["report", str(run)]), capsys, "metrics.jsonl, line")
-    _assert_one_error_line(main(["report", str(tmp_path)]), capsys, "not a gankit run")
-    (run / "config.toml").write_text("seed = 'x'\n")
-    _assert_one_error_line(main(["report", str(run)]), capsys, "seed")
+    name, damage, named = RUN_FILES[case]
+    damage(run / name)
+    _assert_one_error_line(main(["report", str(run)]), capsys, named)
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -40,7 +40,7 @@ def plot_evolution(snapshots: List[Path], real: np.ndarray, centres, path: Path,
                              squeeze=False, sharex=True, sharey=True)
     lim = _limits(real)
     for ax, snap in zip(axes[0], chosen):
-        fake = np.load(snap)
+        fake = RunDir.read_snapshot(snap)
         ax.scatter(real[:, 0], real[:, 1], s=2, c="0.75", lw=0)
         ax.scatter(fake[:, 0], fake[:, 1], s=2, c="tab:blue", lw=0, alpha=0.6)
         if centres is not None:

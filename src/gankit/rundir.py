@@ -97,15 +97,10 @@ class RunDir:
         if not self.metrics_file.is_file():
             return []
         rows = []
-        with open(self.metrics_file) as fh:
+        with open(self.metrics_file, encoding="utf-8", errors="replace") as fh:
             for number, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rows.append(json.loads(line))
-                except ValueError as exc:
-                    raise RunDirError(f"{self.metrics_file}, line {number}: not a JSON "
-                                      f"row ({exc})") from None
+                if line.strip():
+                    rows.append(_metrics_row(line, f"{self.metrics_file}, line {number}"))
         return rows
 
     def truncate_after(self, step: int) -> None:
@@ -123,6 +118,18 @@ class RunDir:
         folder.mkdir(exist_ok=True)
         np.save(folder / f"step-{step:09d}.npy", samples.detach().cpu().numpy())
 
+    @staticmethod
+    def read_snapshot(path: Path) -> np.ndarray:
+        """The (n, 2) samples of one snapshot file; a damaged file is an error naming it."""
+        try:
+            samples = np.load(path, allow_pickle=False)
+        except (OSError, EOFError, ValueError) as exc:
+            raise RunDirError(f"{path}: damaged snapshot ({exc}); delete it and run "
+                              "gankit report again") from None
+        if not isinstance(samples, np.ndarray) or samples.ndim != 2:
+            raise RunDirError(f"{path}: not a snapshot of 2D samples")
+        return samples
+
     def snapshot_files(self) -> List[Path]:
         folder = self.path / "snapshots"
         return sorted(folder.glob("step-*.npy")) if folder.is_dir() else []
@@ -138,3 +145,16 @@ class RunDir:
         if self._tb is not None:
             self._tb.close()
             self._tb = None
+
+
+def _metrics_row(line: str, where: str) -> Dict[str, Any]:
+    """One metrics.jsonl row: a JSON object with an integer ``step`` and a ``kind``."""
+    try:
+        row = json.loads(line)
+    except ValueError as exc:
+        raise RunDirError(f"{where}: not a JSON row ({exc})") from None
+    if not isinstance(row, dict) or not isinstance(row.get("step"), int) \
+            or not isinstance(row.get("kind"), str):
+        raise RunDirError(f"{where}: expected a JSON object with 'step' and 'kind', got "
+                          f"{line.strip()[:60]!r}")
+    return row
