@@ -58,8 +58,8 @@ def _start_run(args: argparse.Namespace):
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .checkpoint import CheckpointManager
-    from .report import make_report
     from .loop import fit
+    from .report import make_report
     from .train import DivergenceError
 
     trainer, run = _start_run(args)

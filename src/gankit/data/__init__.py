@@ -4,8 +4,7 @@ from __future__ import annotations
 from ..config import DataConfig
 from ..plugins import build
 from ..registry import DATASETS
-from . import files, formats, images, toy  # noqa: F401  (registers digits, mnist, ..., ring)
-from . import mnist5k  # noqa: F401  (registers mnist5k, stacked_mnist)
+from . import files, formats, images, mnist5k, toy  # noqa: F401  (registers the data sets)
 from .base import Dataset
 
 

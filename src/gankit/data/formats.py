@@ -31,7 +31,6 @@ from ..registry import DATASETS
 from .base import check_labels
 from .images import CommonOptions, ImageData, Split, build, data_folder, find_file
 
-
 # ----------------------------------------------------------------------------- MNIST idx
 IDX_LAYOUT = ("{p}-images-idx3-ubyte and {p}-labels-idx1-ubyte (optionally .gz) for "
               "p = train and t10k, as published on the {name} site")
