@@ -77,3 +77,31 @@ def test_a_pickle_is_refused_and_not_executed(tmp_path, capsys):
 def test_no_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(CheckpointError, match="no checkpoint in"):
         CheckpointManager(tmp_path).load_latest()
+
+
+def test_all_corrupt_is_one_error_naming_the_newest_and_no_warnings(tmp_path):
+    import warnings
+
+    mgr = CheckpointManager(tmp_path)
+    for step in (1, 2):
+        mgr.save(step, {"step": step, "w": torch.ones(2)})
+    for path in mgr.list():
+        path.write_bytes(path.read_bytes()[:50])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning per file would fail here
+        with pytest.raises(CheckpointError, match=r"all 2 failed verification \(newest: "
+                                                  r"checkpoint .*ckpt-000000002.*unreadable"):
+            mgr.load_latest()
+
+
+def test_verified_state_that_does_not_decode_is_a_checkpoint_error(tmp_path):
+    from safetensors.torch import save as st_save
+
+    from gankit.checkpoint import FORMAT, _digest
+
+    structure = '{"w": {"__tensor__": "state/missing"}}'
+    meta = {"format": FORMAT, "structure": structure, "sha256": _digest(structure, {})}
+    path = tmp_path / "c.safetensors"
+    path.write_bytes(st_save({}, metadata=meta))
+    with pytest.raises(CheckpointError, match=r"c.safetensors.*does not decode"):
+        load_checkpoint(path)

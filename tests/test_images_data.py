@@ -281,3 +281,41 @@ def test_npz_test_labels_out_of_range_are_refused_when_loading(tmp_path):
     with pytest.raises(ValueError, match=r"test labels: label 2 is out of range; labels "
                                          r"must be integers 0..1"):
         make("npz", path=str(path), num_classes=2)
+
+
+def test_image_folder_reads_16_bit_pngs_rounded_and_grey_beside_colour(tmp_path):
+    from PIL import Image
+
+    Image.fromarray(np.full((4, 4), 32768, np.uint16)).save(tmp_path / "a.png")  # I;16
+    assert Image.open(tmp_path / "a.png").mode.startswith("I;16")
+    d = make("folder", path=str(tmp_path))
+    assert d.shape == (1, 4, 4)  # 32768 / 65535 of white is 128 / 255, not clipped to 255
+    assert torch.allclose(d.examples(torch.tensor([0])), torch.tensor(128 / 127.5 - 1), atol=1e-6)
+    Image.new("RGB", (4, 4), (255, 0, 0)).save(tmp_path / "b.png")
+    d = make("folder", path=str(tmp_path))
+    x = d.examples(torch.tensor([0, 1]))
+    assert d.shape == (3, 4, 4) and torch.equal(x[0, 0], x[0, 1]) and torch.equal(x[0, 1], x[0, 2])
+    assert x[1, :, 0, 0].tolist() == [1.0, -1.0, -1.0]
+
+
+def test_image_folder_and_npz_errors_name_the_file(tmp_path):
+    save_png(tmp_path / "f" / "a.png", (4, 4), (0, 0, 0))
+    raw = bytearray((tmp_path / "f" / "a.png").read_bytes())
+    raw[12:16] = b"XXXX"  # the IHDR chunk type: PIL raises SyntaxError
+    (tmp_path / "f" / "a.png").write_bytes(bytes(raw))
+    with pytest.raises(DataFileError, match=r"unreadable image file .*a.png"):
+        make("folder", path=str(tmp_path / "f"))
+    path = tmp_path / "d.npz"
+    np.savez(path, x=np.zeros((20, 8, 8), np.uint8))
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(DataFileError, match=r"cannot read .*d.npz"):
+        make("npz", path=str(path))
+    np.savez(path, x=np.zeros((0, 8, 8), np.uint8))
+    with pytest.raises(DataFileError, match=r"d.npz\['x'\]: shape \(0, 1, 8, 8\)"):
+        make("npz", path=str(path))
+
+
+def test_npy_of_images(tmp_path):
+    np.save(tmp_path / "x.npy", np.full((3, 2, 2), 255, np.uint8))
+    d = make("npz", path=str(tmp_path / "x.npy"))
+    assert d.shape == (1, 2, 2) and len(d) == 3 and d.labels is None
