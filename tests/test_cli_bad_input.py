@@ -131,6 +131,7 @@ CONFIGS = {
     "unknown-net-option": lambda t: (train_args(t, "generator.widht=3"), "generator.widht"),
     "set-without-value": lambda t: (train_args(t, "trainsteps"), "trainsteps"),
     "bad-device": lambda t: (train_args(t, "device='gpu7'"), "gpu7"),
+    "threads-absurd": lambda t: (train_args(t, "train.threads=100000"), "train.threads"),
     "name-with-slash": lambda t: (train_args(t, "name='a/../../b'"), "a/../../b"),
     "out-dir-is-a-file": lambda t: (["train"] + sets(
         f"out_dir='{write(t / 'runs', 'x')}'", *TINY), "out_dir"),

@@ -110,7 +110,7 @@ class TrainConfig:
                         "eager with a warning if compilation fails)")
     tensorboard: bool = opt(True, "also write TensorBoard event files")
     threads: int = opt(0, "CPU threads for torch (0 = PyTorch's default); 1 is fastest for "
-                       "small nets on a busy machine", min=0)
+                       "small nets on a busy machine", min=0, max=1024)
 
 
 @dataclass(frozen=True)
