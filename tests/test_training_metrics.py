@@ -95,6 +95,11 @@ def test_digits_runs_log_fid_kid_is_by_default(tmp_path):
     assert [r["step"] for r in evals] == [0, 10]
     for r in evals:
         assert r["fid"] > 0 and np.isfinite(r["kid"]) and r["kid_std"] > 0 and 1 <= r["is"] <= 10
+        assert r["protocol"] == {"fid": "fid64-digits", "kid": "kid64-digits",
+                                 "kid_std": "kid64-digits", "is": "is64-digits",
+                                 "is_std": "is64-digits"}
+        details = r["protocol_details"]["fid64-digits"]
+        assert len(details["weights"]) == 16 and details["n_real"] == 64
 
 
 @pytest.mark.parametrize("cached", [False, True])

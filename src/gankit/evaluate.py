@@ -18,17 +18,19 @@ import argparse
 import json
 import math
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
 from . import metrics  # noqa: F401  (registers the metrics)
 from .checkpoint import atomic_write_bytes
 from .data.imageio import ImageFolderArray, load_array_file, load_image_folder
+from .metrics import protocol
 from .metrics.base import EvalData, Stats
 from .metrics.base import get as metrics_get
 from .metrics.extract import IMAGE_RANGES, Features, Needs, make_extractor
 from .metrics.features import FeatureStats
+from .metrics.protocol import parse_protocol
 from .metrics.stats_file import StatsFile, is_stats_file, load_stats_file, save_stats_file
 from .registry import METRICS
 
@@ -106,7 +108,10 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
                    help="write the FID statistics (mu, sigma) of --real here; --fake optional")
     p.add_argument("--metrics", default=None, help=f"comma list of {', '.join(eval_metrics())} "
                    "(default fid,kid; fid when a side is a stats file)")
-    p.add_argument("--features", default="inception",
+    p.add_argument("--protocol", default=None, metavar="NAME",
+                   help="a named protocol <metric><n>-<features>, e.g. fid10k-inception: "
+                   "sets --metrics, --n and --features")
+    p.add_argument("--features", default=None,
                    choices=("inception", "digits", "mnist", "identity"))
     for side in ("real", "fake"):
         p.add_argument(f"--{side}-range", default="auto", choices=IMAGE_RANGES,
@@ -223,8 +228,40 @@ def _count(feats: Optional[np.ndarray], stats: Optional[Stats]) -> Optional[int]
     return len(feats) if feats is not None else (stats.n if stats is not None else None)
 
 
+def _apply_protocol(args) -> None:
+    """``--protocol fid10k-inception``: the metric, sample count and features it names."""
+    metric, n, features = parse_protocol(args.protocol, eval_metrics())
+    for flag, given, wanted in (("--metrics", args.metrics, metric),
+                                ("--features", args.features, features),
+                                ("--n", args.n, n)):
+        if given is not None and wanted is not None and given != wanted:
+            raise ValueError(f"--protocol {args.protocol} means {flag} {wanted}, not {given}")
+    args.metrics, args.n = metric, n
+    args.features = features or args.features
+
+
+def _protocols(args, names: List[str], data: EvalData, info: Dict[str, Any], results):
+    """({value key: protocol name}, {name: details}) of this evaluation."""
+    stamps, details = {}, {}
+    n_real, n_fake = _count(data.real, data.real_stats), _count(data.fake, data.fake_stats)
+    for name in names:
+        d = protocol.describe(name, n_fake, args.features, info.get("weights_sha256", ""),
+                              n_real, str(args.real), args.seed,
+                              f"real {args.real_range}, fake {args.fake_range}")
+        if args.protocol and d["name"] != args.protocol:
+            raise ValueError(f"--protocol {args.protocol}: the sets gave {d['name']} "
+                             f"({n_fake} fake and {n_real} real samples); it needs as many "
+                             "samples as it names")
+        details[d["name"]] = d
+        stamps.update({k: d["name"] for k in results[name]})
+    return stamps, details
+
+
 def run_eval(args) -> int:
     """Compute the requested metrics, print them and write JSON; 0 on success."""
+    if args.protocol:
+        _apply_protocol(args)
+    args.features = args.features or "inception"
     spec = args.metrics
     if spec is None:
         given = [p for p in (args.real, args.fake) if p is not None]
@@ -233,7 +270,7 @@ def run_eval(args) -> int:
     _check_args(args)
     data, info = _featurize(args, names)
     for key, value in info.items():
-        print(f"{key:>24s}  {value:.6g}")
+        print(f"{key:>24s}  {value if isinstance(value, str) else format(value, '.6g')}")
     if args.save_stats:
         stats = data.real_stats if isinstance(data.real_stats, FeatureStats) else \
             FeatureStats.from_features(data.real)
@@ -242,16 +279,17 @@ def run_eval(args) -> int:
               f"features) to {args.save_stats}")
         if args.fake is None:
             return 0
-    results: Dict[str, float] = {}
-    for name in names:
-        results.update(metrics_get(name).from_features(data))
+    per_metric = {name: metrics_get(name).from_features(data) for name in names}
+    results: Dict[str, float] = {k: v for r in per_metric.values() for k, v in r.items()}
     _check_results(results)
+    stamps, details = _protocols(args, names, data, info, per_metric)
     for key, value in results.items():
-        print(f"{key:>24s}  {value:.6g}")
+        print(f"{key:>24s}  {value:<12.6g}  ({stamps[key]})")
     if args.out:
         record = {"real": args.real, "fake": args.fake, "features": args.features,
                   "n_real": _count(data.real, data.real_stats),
                   "n_fake": _count(data.fake, data.fake_stats), "seed": args.seed,
-                  "metrics": results, **info}
+                  "metrics": results, "protocol": stamps, "protocol_details": details,
+                  **info}
         atomic_write_bytes(Path(args.out), (json.dumps(record, indent=2) + "\n").encode())
     return 0

@@ -144,7 +144,9 @@ def _save(trainer: Trainer, ckpts: CheckpointManager) -> None:
 
 def _evaluate(trainer: Trainer, run: RunDir) -> Dict[str, Any]:
     results, samples = trainer.evaluate()
-    run.log(trainer.step, "eval", results)
+    ev = trainer.evaluator
+    run.log(trainer.step, "eval", {**results, "protocol": ev.protocols,
+                                   "protocol_details": ev.protocol_details})
     if samples.dim() == 2 and samples.shape[1] == 2:
         run.save_snapshot(trainer.step, samples)
     if samples.dim() == 4:  # images: a grid from a fixed z, comparable across steps

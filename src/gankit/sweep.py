@@ -34,6 +34,7 @@ from typing import Any, Dict, List, Optional
 from .checkpoint import atomic_write_bytes
 from .config import ConfigError
 from .intervals import format_interval, paired, t_interval
+from .metrics.protocol import check_comparable
 
 SPEC = "sweep.json"
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
@@ -249,9 +250,23 @@ def metric_keys(results: Dict[str, Dict[int, Dict[str, Any]]]) -> List[str]:
     return keys
 
 
+def check_protocols(results: Dict[str, Dict[int, Dict[str, Any]]], keys: List[str]) -> None:
+    """Refuse a column whose values were measured under different protocols."""
+    for key in keys:
+        entries = []
+        for variant, rows in results.items():
+            for seed, row in rows.items():
+                name = (row.get("protocol") or {}).get(key)
+                if name is not None:
+                    details = (row.get("protocol_details") or {}).get(name, {"name": name})
+                    entries.append((f"{variant} seed {seed}", details))
+        check_comparable(key, entries)
+
+
 def summarise(spec: SweepSpec, results) -> Dict[str, Any]:
     """Per variant and metric: mean, 95% interval, n; paired differences to the baseline."""
     keys, out = metric_keys(results), {"variants": {}, "baseline": spec.baseline}
+    check_protocols(results, keys)
     base_rows = results.get(spec.baseline or "", {})
     for variant in spec.variants:
         rows, entry = results.get(variant.name, {}), {}

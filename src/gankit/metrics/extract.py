@@ -14,12 +14,13 @@ caller says which range (``image_range``); layouts (n, H, W), (n, C, H, W) and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterator, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
 import numpy as np
 import torch
 
 from .features import ArrayLike, FeatureStats, as_float64, check_features
+from .protocol import weights_digest
 
 
 def _channels_first(shape: Tuple[int, ...], name: str) -> Callable[[np.ndarray], np.ndarray]:
@@ -158,7 +159,7 @@ def _collect(pairs: Iterator[Tuple[ArrayLike, Optional[ArrayLike]]], name: str,
 
 def make_extractor(kind: str, batch_size: int, weights: Optional[str] = None,
                    needs: Optional[Needs] = None, ranges: Optional[Dict[str, str]] = None
-                   ) -> Tuple[Extract, Dict[str, float]]:
+                   ) -> Tuple[Extract, Dict[str, Any]]:
     """(samples -> :class:`Features`, facts about the extractor to report) for
     ``inception|digits|mnist|identity``. Samples go through in batches: with ``needs.feats``
     off (FID and IS only) no feature matrix is held, only its statistics. ``ranges``:
@@ -194,6 +195,8 @@ def make_extractor(kind: str, batch_size: int, weights: Optional[str] = None,
         info = {}
     else:
         raise ValueError(f"unknown features {kind!r}; valid: inception, digits, mnist, identity")
+
+    info["weights_sha256"] = weights_digest(net)
 
     @torch.no_grad()
     def run(x, name):

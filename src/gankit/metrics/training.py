@@ -27,11 +27,12 @@ kept here; the samples' once per evaluation, shared by every metric.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 
+from . import protocol
 from .base import EvalData, Metric, get
 from .extract import Extract, Needs, make_extractor
 
@@ -68,19 +69,20 @@ def feature_kind(dataset) -> str:
     return "mnist" if tuple(dataset.shape[1:]) == (28, 28) else "digits"
 
 
-def _extractor(dataset) -> Extract:
+def _extractor(dataset) -> Tuple[Extract, str]:
     """``gankit eval``'s extractor for this data set's images (in [-1, 1]), or the
-    identity for raw vectors (e.g. the 2D toys)."""
+    identity for raw vectors (e.g. the 2D toys); with its weights' digest."""
     if not is_images(dataset):
-        return make_extractor("identity", 4096, None, Needs(True, False, False))[0]
+        extract, info = make_extractor("identity", 4096, None, Needs(True, False, False))
+        return extract, info.get("weights_sha256", "")
     kind = feature_kind(dataset)
     # building a network initialises its weights from torch's global generator, which
     # the run's own draws share: fork it, so that evaluating leaves them unchanged and
     # a resumed run (which builds the network at another step) stays bit-exact
     with torch.random.fork_rng(devices=[]):
-        extract, _ = make_extractor(kind, _BATCH, None, Needs(True, True, False),
-                                    {"real": "-1,1", "fake": "-1,1"})
-    return extract
+        extract, info = make_extractor(kind, _BATCH, None, Needs(True, True, False),
+                                       {"real": "-1,1", "fake": "-1,1"})
+    return extract, info["weights_sha256"]
 
 
 class Evaluator:
@@ -102,20 +104,45 @@ class Evaluator:
         self.samples: Optional[torch.Tensor] = None
         self._data: Optional[EvalData] = None
         self._extract: Optional[Extract] = None
+        self._weights = ""
         self._reference: Dict[int, np.ndarray] = {}  # reference features per sample count
+        #: the protocol of every value of the last evaluation ({value key: name}) and
+        #: each protocol's details ({name: details}; :mod:`gankit.metrics.protocol`)
+        self.protocols: Dict[str, str] = {}
+        self.protocol_details: Dict[str, Dict[str, Any]] = {}
 
     def evaluate(self, trainer: Any, samples: torch.Tensor) -> Dict[str, Any]:
         """Every metric's values for this evaluation's ``samples`` of ``trainer``."""
         self.samples, self._data = samples, None
+        self.protocols, self.protocol_details = {}, {}
         results: Dict[str, Any] = {}
         for metric in self.metrics:
-            results.update(metric.from_trainer(trainer, self))
+            values = metric.from_trainer(trainer, self)
+            details = self._protocol(metric, len(samples))
+            self.protocols.update(protocol.stamp(values, details))
+            self.protocol_details[details["name"]] = details
+            results.update(values)
         return results
+
+    def _protocol(self, metric: Metric, n: int) -> Dict[str, Any]:
+        data = self.dataset
+        where = f"{type(data).__name__} {tuple(data.shape)}"
+        if metric.source == "features":
+            images = is_images(data)
+            return protocol.describe(
+                metric.name, n, feature_kind(data) if images else "identity", self._weights,
+                n_real=n, reference=f"{where}, reference draw (seed 1234)",
+                scaling="[-1, 1] clamped" if images else "raw")
+        if metric.source == "samples":
+            return protocol.describe(metric.name, n, reference=where)
+        test = data.test_set()
+        return protocol.describe(metric.name, len(test[1]) if test else 0,
+                                 reference=f"{where}, test split")
 
     def features(self, x: torch.Tensor):
         """(features, logits) of images ``x`` in [-1, 1], as ``gankit eval`` makes them."""
         if self._extract is None:
-            self._extract = _extractor(self.dataset)
+            self._extract, self._weights = _extractor(self.dataset)
         out = self._extract(x.numpy(), "fake")
         return out.feats, out.logits
 

@@ -1,0 +1,111 @@
+"""Evaluation protocols: what a number was measured under, stored beside it.
+
+Two FIDs are comparable only when they were computed with the same features (network
+and weights), the same numbers of real and fake samples, the same reference set, resize
+and pixel scaling (Heusel et al. 2017 already note FID's bias in the sample count;
+Parmar et al. 2022, "On Aliased Resizing and Surprising Subtleties in GAN Evaluation",
+show the resize alone moves it by several points). Every value gankit logs or prints
+therefore carries a protocol:
+
+* a **name**, ``<metric><n>-<features>`` (``fid500-digits``, ``kid10k-inception``,
+  ``prdc2500-identity``; ``modes2500`` for metrics of the samples themselves): same
+  metric, same number of generated samples, same feature extractor;
+* its **details**: the extractor's weights (a SHA-256 of their values), the real and
+  fake sample counts, the reference set, the seed, the resize and the pixel scaling.
+
+Numbers are comparable when name and details agree; :func:`check_comparable` refuses
+a table column that mixes them. A name can also be asked for (``gankit eval --protocol
+fid10k-inception``): :func:`parse_protocol` reads the metric, count and features back.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any, Dict, List, Optional, Tuple
+
+import torch
+
+RESIZE = {
+    "digits": "area average to 8x8 (gankit's digits classifier)",
+    "mnist": "none at 28 px, centre crop from 32 px (gankit's MNIST classifier)",
+    "inception": "bilinear to 299x299 as TensorFlow 1 (TTUR, torch-fidelity)",
+    "identity": "none",
+}
+FEATURES = tuple(RESIZE)
+
+
+def weights_digest(net: Optional[torch.nn.Module]) -> str:
+    """The first 16 hex digits of a SHA-256 over a network's parameters and buffers
+    (names, shapes and values, in order): the same digest means the same weights."""
+    if net is None:
+        return ""
+    h = hashlib.sha256()
+    for name, t in list(net.named_parameters()) + list(net.named_buffers()):
+        h.update(f"{name}{tuple(t.shape)}".encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def count_label(n: Optional[int]) -> str:
+    """500 -> '500', 2500 -> '2500', 10000 -> '10k', 50000 -> '50k'; unknown (a stats
+    file without its count) -> ''."""
+    if n is None:
+        return ""
+    return f"{n // 1000}k" if n >= 10_000 and n % 1000 == 0 else str(n)
+
+
+def protocol_name(metric: str, n_fake: Optional[int], features: Optional[str]) -> str:
+    return f"{metric}{count_label(n_fake)}" + (f"-{features}" if features else "")
+
+
+def describe(metric: str, n_fake: Optional[int], features: Optional[str] = None, weights: str = "",
+             n_real: Optional[int] = None, reference: str = "", seed: int = 0,
+             scaling: str = "") -> Dict[str, Any]:
+    """The protocol of one metric's values: its name and details (module docstring)."""
+    return {"name": protocol_name(metric, n_fake, features), "metric": metric,
+            "features": features or "none", "weights": weights, "n_real": n_real,
+            "n_fake": n_fake, "reference": reference, "seed": seed,
+            "resize": RESIZE.get(features or "", "none"), "scaling": scaling}
+
+
+def stamp(results: Dict[str, Any], protocol: Dict[str, Any]) -> Dict[str, str]:
+    """{value key: protocol name} for every value a metric returned."""
+    return {key: protocol["name"] for key in results}
+
+
+_NAME = re.compile(r"^([a-z_]+?)(\d+)(k?)(?:-([a-z]+))?$")
+
+
+def parse_protocol(name: str, metrics: List[str]) -> Tuple[str, int, Optional[str]]:
+    """(metric, number of samples, features) of a protocol name; an error naming what is
+    wrong for anything else."""
+    m = _NAME.match(name)
+    if not m:
+        raise ValueError(f"unknown protocol {name!r}: a protocol is <metric><n>-<features>, "
+                         "e.g. fid10k-inception, kid500-digits, prdc2500-identity")
+    metric, digits, k, features = m.groups()
+    if metric not in metrics:
+        raise ValueError(f"unknown protocol {name!r}: no metric {metric!r}; metrics: "
+                         f"{', '.join(metrics)}")
+    if features is not None and features not in FEATURES:
+        raise ValueError(f"unknown protocol {name!r}: no features {features!r}; features: "
+                         f"{', '.join(FEATURES)}")
+    n = int(digits) * (1000 if k else 1)
+    if n < 2:
+        raise ValueError(f"protocol {name!r}: needs at least 2 samples")
+    return metric, n, features
+
+
+def check_comparable(column: str, entries: List[Tuple[str, Dict[str, Any]]]) -> None:
+    """Refuse one column of values measured under different protocols. ``entries``:
+    (where the value comes from, its protocol details) for each value that has them."""
+    if not entries:
+        return
+    where0, first = entries[0]
+    for where, details in entries[1:]:
+        if details != first:
+            diff = [k for k in first if first.get(k) != details.get(k)]
+            raise ValueError(
+                f"column {column!r} mixes evaluation protocols: {first['name']} in {where0} "
+                f"and {details['name']} in {where} differ in {', '.join(diff)}; compare "
+                "numbers of one protocol")
