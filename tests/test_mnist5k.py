@@ -67,6 +67,7 @@ def test_split_is_fixed_stratified_and_disjoint(fake):
     assert torch.bincount(yte).tolist() == [2] * 10 and torch.bincount(ytr).tolist() == [8] * 10
     again = mnist5k.mnist5k_split()
     assert torch.equal(again[2], xte) and torch.equal(again[0], xtr)
+    assert len(set(ytr[:20].tolist())) >= 5 and len(set(yte[:10].tolist())) >= 4  # shuffled
     tr, te_idx = mnist5k.stratified_split(torch.arange(100) // 10, 0.2, 0)
     tr, te = set(tr.tolist()), set(te_idx.tolist())
     assert len(tr | te) == 100 and not tr & te

@@ -120,7 +120,9 @@ def _read_cached(path: str, mtime_ns: int, size: int) -> Tuple[Tensor, Tensor]:
 
 def stratified_split(labels: Tensor, fraction: float, seed: int) -> Tuple[Tensor, Tensor]:
     """(train, test) indices: ``round(fraction * n_k)`` of each class k to the test side,
-    chosen by a generator seeded with ``seed`` alone."""
+    chosen by a generator seeded with ``seed`` alone. Each side comes in a random order,
+    not by class (the file is sorted by class): its first n images hold every class, as
+    ``limit``, a head of the split or Inception Score's consecutive splits assume."""
     rng = torch.Generator().manual_seed(seed)
     train: List[Tensor] = []
     test: List[Tensor] = []
@@ -130,7 +132,9 @@ def stratified_split(labels: Tensor, fraction: float, seed: int) -> Tuple[Tensor
         n_test = int(round(fraction * len(members)))
         test.append(members[:n_test])
         train.append(members[n_test:])
-    return torch.cat(train).sort().values, torch.cat(test).sort().values
+    train_idx, test_idx = torch.cat(train), torch.cat(test)
+    return (train_idx[torch.randperm(len(train_idx), generator=rng)],
+            test_idx[torch.randperm(len(test_idx), generator=rng)])
 
 
 def mnist5k_split(path: str = "") -> Tuple[Tensor, Tensor, Tensor, Tensor]:
