@@ -4,10 +4,13 @@ their schedules, a progress bar on a terminal and plain log lines elsewhere.
 """
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
 import time
 import warnings
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 import torch
 
@@ -74,45 +77,125 @@ def _fmt(value: Any) -> str:
 def fit(trainer: Trainer, run: RunDir) -> Dict[str, Any]:
     """Train until ``train.steps``, logging, evaluating and checkpointing on schedule.
 
-    Returns the last evaluation. A non-finite loss raises :class:`DivergenceError`; the
-    checkpoints already written stay as they are. With several ranks only rank 0 writes
-    (logs, snapshots, checkpoints) and evaluates; logged values are averaged over ranks.
+    Returns the last evaluation. A run that stops early keeps a checkpoint of where it
+    was: when an evaluation, a log or a plot raises, or on Ctrl-C (SIGINT is held until
+    the step under way completes), the state after the last completed step is saved
+    before the exception goes on. A non-finite loss raises :class:`DivergenceError`; the
+    step it happened in has already changed D, so that state is not one a resume could
+    continue exactly, and the checkpoints already written stay as they are (the newest
+    is the last good state). With several ranks only rank 0 writes (logs, snapshots,
+    checkpoints) and evaluates; logged values are averaged over ranks, and a stopped
+    run saves nothing more (saving is collective).
     """
-    cfg, main = trainer.cfg.train, trainer.world.is_main
-    ckpts = CheckpointManager(run.path, cfg.keep_ckpts)
-    last_eval: Dict[str, Any] = {}
-    if trainer.step == 0 and main:
-        last_eval = _evaluate(trainer, run)
-    progress = Progress(trainer.step, cfg.steps) if main else None
-    mean, rollbacks = _Mean(), 0
-    if trainer.step == 0 and cfg.on_divergence == "rollback":
-        _save(trainer, ckpts)  # something to roll back to
+    ckpts = CheckpointManager(run.path, trainer.cfg.train.keep_ckpts)
+    state = _Stop(trainer, ckpts)
+    progress = None
     try:
-        while trainer.step < cfg.steps:
-            try:
-                mean.add(trainer.train_step())
-            except DivergenceError as exc:
-                rollbacks = _roll_back(trainer, ckpts, run, exc, rollbacks)
-                mean = _Mean()
-                continue
-            step = trainer.step
-            logged = None
-            if _due(step, cfg.log_every, cfg.steps):
-                logged = trainer.world.mean_dict(mean.pop())
-                if main:
-                    run.log(step, "train", logged)
-            if main and _due(step, cfg.eval_every, cfg.steps):
+        with _held_interrupts(state) as interrupted:
+            last_eval: Dict[str, Any] = {}
+            if trainer.step == 0 and trainer.world.is_main:
                 last_eval = _evaluate(trainer, run)
-                logged = {**(logged or {}), **last_eval}
-            if progress is not None:
-                progress.update(step, logged)
-            if _due(step, cfg.ckpt_every, cfg.steps):
-                _save(trainer, ckpts)
+            if trainer.step == 0 and trainer.cfg.train.on_divergence == "rollback":
+                state.save()  # something to roll back to
+            if trainer.world.is_main:
+                progress = Progress(trainer.step, trainer.cfg.train.steps)
+            return _train(trainer, run, state, progress, interrupted, last_eval)
+    except BaseException as exc:
+        state.keep(exc)
+        raise
     finally:
         if progress is not None:
             progress.close()
         run.close()
+
+
+def _train(trainer: Trainer, run: RunDir, state: "_Stop", progress: Optional[Progress],
+           interrupted: List[bool], last_eval: Dict[str, Any]) -> Dict[str, Any]:
+    """The steps of :func:`fit`, each followed by what is due after it."""
+    cfg, main = trainer.cfg.train, trainer.world.is_main
+    mean, rollbacks = _Mean(), 0
+    while trainer.step < cfg.steps:
+        state.in_step = True
+        try:
+            logs = trainer.train_step()
+        except DivergenceError as exc:
+            rollbacks = _roll_back(trainer, state.ckpts, run, exc, rollbacks)
+            state.in_step, mean = False, _Mean()  # back at a checkpoint's state
+            continue
+        state.in_step = False
+        if interrupted:
+            raise KeyboardInterrupt
+        mean.add(logs)
+        step = trainer.step
+        logged = None
+        if _due(step, cfg.log_every, cfg.steps):
+            logged = trainer.world.mean_dict(mean.pop())
+            if main:
+                run.log(step, "train", logged)
+        if main and _due(step, cfg.eval_every, cfg.steps):
+            last_eval = _evaluate(trainer, run)
+            logged = {**(logged or {}), **last_eval}
+        if progress is not None:
+            progress.update(step, logged)
+        if _due(step, cfg.ckpt_every, cfg.steps):
+            state.save()
     return last_eval
+
+
+class _Stop:
+    """Checkpoints of a run that stops early: after a completed step only, once."""
+
+    def __init__(self, trainer: Trainer, ckpts: CheckpointManager):
+        self.trainer, self.ckpts = trainer, ckpts
+        self.in_step = False  # True while a step is under way (its state is partial)
+        self.saved = -1  # the step of the newest checkpoint written by this fit
+
+    def save(self) -> None:
+        self.saved = -1  # a save that fails half-way is tried again on stopping
+        _save(self.trainer, self.ckpts)
+        self.saved = self.trainer.step
+
+    def keep(self, exc: BaseException) -> None:
+        """Save the state of the last completed step, if that is where the run stopped."""
+        trainer = self.trainer
+        if (self.in_step or isinstance(exc, DivergenceError) or trainer.world.size > 1
+                or self.saved == trainer.step):
+            return
+        try:
+            self.save()
+        except Exception as err:  # the first error is the one to report
+            print(f"could not save a checkpoint at step {trainer.step}: {err}",
+                  file=sys.stderr, flush=True)
+            return
+        print(f"stopped at step {trainer.step} ({type(exc).__name__}); saved "
+              f"{self.ckpts.dir / f'ckpt-{trainer.step:09d}.safetensors'}",
+              file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _held_interrupts(state: _Stop) -> Iterator[List[bool]]:
+    """Hold a SIGINT (Ctrl-C) that comes during a step until the step ends: the list it
+    yields becomes non-empty, and the loop raises KeyboardInterrupt at the step's end.
+    Between steps, or at a second SIGINT, KeyboardInterrupt is raised at once. Only in
+    the main thread, and only when SIGINT has Python's default handler (nothing else
+    has claimed it)."""
+    flag: List[bool] = []
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield flag
+        return
+
+    def hold(signum, frame):
+        if not state.in_step:
+            raise KeyboardInterrupt
+        flag.append(True)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    signal.signal(signal.SIGINT, hold)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _roll_back(trainer: Trainer, ckpts: CheckpointManager, run: RunDir,

@@ -1,7 +1,7 @@
 """Small building blocks shared by the networks."""
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 from torch import nn
@@ -22,6 +22,17 @@ def activation(name: str) -> nn.Module:
     if name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; valid: {', '.join(ACTIVATIONS)}")
     return ACTIVATIONS[name]()
+
+
+#: the range of image data: every image data set yields (C, H, W) floats in [-1, 1], the
+#: range of DCGAN's tanh output (Radford et al. 2016, Sec. 4)
+IMAGE_RANGE = (-1.0, 1.0)
+
+
+def data_range(shape: Tuple[int, ...]) -> Optional[Tuple[float, float]]:
+    """The range of the data of ``shape``: :data:`IMAGE_RANGE` for images (C, H, W),
+    None (unbounded) for vectors such as the 2D toys."""
+    return IMAGE_RANGE if len(shape) == 3 else None
 
 
 def sample_noise(dist: str, m: int, dim: int, rng: torch.Generator,

@@ -19,7 +19,7 @@ from torch import nn
 from ..config import opt
 from ..registry import NETS
 from .layers import (GaussianNoise, MinibatchDiscrimination, VirtualBatchNorm1d,
-                     WeightNormLinear, activation, pack)
+                     WeightNormLinear, activation, data_range, pack)
 
 
 def _linear(d_in: int, d_out: int, weightnorm: bool) -> nn.Module:
@@ -77,8 +77,9 @@ class MLP:
         batchnorm: bool = opt(False, "batch norm after each hidden linear layer")
         z_dim: int = opt(16, "generator: dimension of z", min=1)
         z_dist: str = opt("normal", "generator: prior p(z)", choices=("normal", "uniform"))
-        out_activation: str = opt("none", "generator: output activation",
-                                  choices=("none", "tanh", "sigmoid"))
+        out_activation: str = opt("auto", "generator: output activation (auto: tanh "
+                                  "for images, whose range is [-1, 1]; none for vectors)",
+                                  choices=("auto", "none", "tanh", "sigmoid"))
         n_out: int = opt(1, "discriminator: number of output logits", min=1)
         feature_layer: int = opt(-1, "discriminator: hidden layer whose output is the "
                                  "features (0-based; -1 = last), e.g. for feature matching")
@@ -156,7 +157,7 @@ class MLPGenerator(_Reference):
         self._init_reference(opts, (opts.z_dim,))
         self.body, _ = _stack(opts.z_dim, opts, [opts.width] * opts.depth)
         self.out = _linear(opts.width, math.prod(shape), opts.weightnorm)
-        self.out_act = activation(opts.out_activation)
+        self.out_act = activation(_out_activation(opts.out_activation, self.shape))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         ref = self._reference_input()
@@ -164,6 +165,14 @@ class MLPGenerator(_Reference):
         h = z if ref is None else torch.cat([ref, z])
         x = self.out_act(self.out(_run(self.body, h, n_ref)))[n_ref:]
         return x.view(len(z), *self.shape)
+
+
+def _out_activation(name: str, shape: Tuple[int, ...]) -> str:
+    """``auto``: tanh when the data are images (their range is [-1, 1], as for DCGAN's
+    generator, Radford et al. 2016, Sec. 3), no activation for vectors."""
+    if name != "auto":
+        return name
+    return "tanh" if data_range(shape) is not None else "none"
 
 
 class MLPDiscriminator(_Reference):

@@ -4,6 +4,12 @@ The truncation trick (Brock et al. 2019, BigGAN, Sec. 3.1) draws z from a trunca
 normal: entries whose magnitude exceeds the threshold psi are *resampled* until they fall
 within it, which keeps a normal's shape inside [-psi, psi] (scaling z, or clamping it,
 would not; Marchesi 2017 and BigGAN both resample).
+
+Samples are mapped into the data's range (:func:`gankit.nets.layers.data_range`): images
+are clamped to [-1, 1], as StyleGAN clamps before converting to 8 bits (Karras et al.
+2019, ``training/misc.py``), so a generator without a bounded output layer (BEGAN's
+decoder, Berthelot et al. 2017, Sec. 3.4) still gives images that evaluate and save.
+Vectors are left as they are.
 """
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ import torch
 from torch import nn
 
 from ..evalmode import eval_mode
-from .layers import sample_noise
+from .layers import data_range, sample_noise
 
 
 def truncated_normal(m: int, dim: int, psi: float, rng: torch.Generator) -> torch.Tensor:
@@ -42,8 +48,16 @@ def prior(G: nn.Module, m: int, rng: torch.Generator, device,
 @torch.no_grad()
 def generate(G: nn.Module, n: int, rng: torch.Generator, device, batch: int = 4096,
              truncation: Optional[float] = None) -> torch.Tensor:
-    """``n`` samples of G in eval mode, z drawn from ``rng`` ``batch`` at a time."""
+    """``n`` samples of G in eval mode, z drawn from ``rng`` ``batch`` at a time, in the
+    data's range (see the module docstring)."""
     with eval_mode(G):
         parts = [G(prior(G, min(batch, n - i), rng, device, truncation))
                  for i in range(0, n, batch)]
-    return torch.cat(parts)
+    return into_range(torch.cat(parts), G.shape)
+
+
+def into_range(x: torch.Tensor, shape) -> torch.Tensor:
+    """``x`` clamped to the range of data of ``shape`` (unchanged for vectors); NaN
+    stays NaN, so a diverged generator is still reported as such."""
+    bounds = data_range(tuple(shape))
+    return x if bounds is None else x.clamp(*bounds)
