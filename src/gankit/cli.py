@@ -5,6 +5,7 @@ import argparse
 import re
 import sys
 import warnings
+from pathlib import Path
 from typing import List, Optional
 
 from .errors import ConfigError, GankitError, UsageError
@@ -107,6 +108,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .report import make_report
     from .rundir import RunDir
 
+    if (Path(args.run_dir) / "sweep.json").is_file():  # a sweep: its table and page
+        from .sweep import report_sweep
+
+        print(report_sweep(Path(args.run_dir)))
+        return 0
     run = RunDir.open(args.run_dir, tensorboard=False)
     cfg = run.config()
     data = build_dataset(cfg.data, cfg.seed)
@@ -141,8 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_train)
     lst = sub.add_parser("list", help="list objectives, stabilizers, nets, data sets, metrics")
     lst.set_defaults(func=cmd_list)
-    report = sub.add_parser("report", help="(re)draw the plots of a run directory")
-    report.add_argument("run_dir")
+    report = sub.add_parser("report", help="(re)draw the plots and the HTML page of a run "
+                            "directory, or the table and page of a sweep")
+    report.add_argument("run_dir", metavar="RUN_OR_SWEEP")
     report.set_defaults(func=cmd_report)
     _add_eval(sub)
     return parser

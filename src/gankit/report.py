@@ -12,6 +12,7 @@ from typing import Any, Dict, List
 import numpy as np
 
 from .grids import stack_grids, step_of
+from .html_report import run_page
 from .rundir import RunDir
 
 
@@ -67,6 +68,13 @@ def _limits(real: np.ndarray):
     return -span, span
 
 
+def spans_decades(values: List[float], ratio: float = 100.0) -> bool:
+    """Positive values whose largest is over ``ratio`` times the smallest (FID from
+    ~700 at step 0 to ~6): plotted on a log scale, or the end of training is flat."""
+    vals = [v for v in values if isinstance(v, (int, float))]
+    return bool(vals) and min(vals) > 0 and max(vals) > ratio * min(vals)
+
+
 def plot_curves(rows: List[Dict[str, Any]], kind: str, path: Path, title: str) -> bool:
     """One panel per logged quantity of rows of ``kind``; False if there is nothing."""
     rows = [r for r in rows if r.get("kind") == kind]
@@ -78,8 +86,10 @@ def plot_curves(rows: List[Dict[str, Any]], kind: str, path: Path, title: str) -
     fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 2.8), squeeze=False)
     for ax, key in zip(axes[0], keys):
         pts = [(r["step"], r[key]) for r in rows if isinstance(r.get(key), (int, float))]
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], lw=1, marker="." if
-                kind == "eval" else None)
+        ys = [p[1] for p in pts]
+        ax.plot([p[0] for p in pts], ys, lw=1, marker="." if kind == "eval" else None)
+        if spans_decades(ys):
+            ax.set_yscale("log")
         ax.set_title(key, fontsize=9)
         ax.set_xlabel("step", fontsize=8)
         ax.tick_params(labelsize=7)
@@ -111,4 +121,5 @@ def make_report(run: RunDir, dataset=None) -> List[Path]:
     grids = run.grid_files()
     if grids:  # image runs: the fixed-z grids of up to 6 steps side by side
         written.append(stack_grids(pick_evenly(grids, 6), out / "samples_evolution.png"))
+    written.append(run_page(run.path, rows, written))
     return written

@@ -33,6 +33,7 @@ from typing import Any, Dict, List, Optional
 
 from .checkpoint import atomic_write_bytes
 from .config import ConfigError
+from .html_report import sweep_page
 from .intervals import format_interval, paired, t_interval
 from .metrics.protocol import check_comparable
 
@@ -309,6 +310,29 @@ def format_table(summary: Dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def sweep_figures(spec: SweepSpec, path: Path) -> Dict[str, Path]:
+    """{variant: the sample figure of its first finished seed}."""
+    out = {}
+    for variant in spec.variants:
+        for seed in spec.seeds:
+            folder = seed_dir(path, variant, seed)
+            run = run_dir_in(folder) if folder.is_dir() else None
+            figure = run / "plots" / "samples_evolution.png" if run else None
+            if figure is not None and figure.is_file():
+                out[variant.name] = figure
+                break
+    return out
+
+
+def report_sweep(path: Path) -> Path:
+    """Rewrite a finished sweep's table and report page (``gankit report SWEEP``)."""
+    spec = SweepSpec.load(path)
+    summary = summarise(spec, collect(spec, path))
+    atomic_write_bytes(path / "results.json", (json.dumps(summary, indent=1) + "\n").encode())
+    atomic_write_bytes(path / "table.md", format_table(summary).encode())
+    return sweep_page(path, sweep_figures(spec, path))
+
+
 def _iv(d: Dict[str, Any]):
     from .intervals import Interval
 
@@ -391,7 +415,9 @@ def cmd_sweep(args) -> int:
     table = format_table(summary)
     atomic_write_bytes(path / "results.json", (json.dumps(summary, indent=1) + "\n").encode())
     atomic_write_bytes(path / "table.md", table.encode())
-    print(table + f"\nwritten: {path / 'table.md'}, {path / 'results.json'}")
+    page = sweep_page(path, sweep_figures(spec, path))
+    print(table + f"\nwritten: {path / 'table.md'}, {path / 'results.json'}\n"
+          f"report: {page}")
     if failed:
         print(f"error: {len(failed)} run(s) failed; fix the cause and run "
               f"gankit sweep --resume {path}", file=sys.stderr)
