@@ -124,3 +124,62 @@ def test_envelope_and_autograd_gradients_point_the_same_way():
         grads.append(x.grad.flatten())
     cos = torch.nn.functional.cosine_similarity(grads[0], grads[1], dim=0)
     assert cos.item() > 0.95
+
+
+def _ring_batches(m, seed, dtype):
+    g = torch.Generator().manual_seed(seed)
+    angles = torch.randint(8, (2, m), generator=g).to(dtype) * (torch.pi / 4)
+    pts = torch.stack([angles.cos(), angles.sin()], -1)
+    pts = pts + 0.05 * torch.randn(2, m, 2, generator=g, dtype=dtype)
+    return pts[0] * 1.1, pts[1]  # G slightly off the ring; the data
+
+
+@pytest.mark.parametrize("debiased", [True, False])
+@pytest.mark.parametrize("dtype, rtol", [(torch.float64, 1e-8), (torch.float32, 2e-3)])
+def test_loss_gradients_equal_the_log_domain_reference(debiased, dtype, rtol):
+    """The loss's envelope gradient on the fast solver path equals the one on the
+    log-domain path (the solver before it had a fast path) once both have converged."""
+    from gankit.ot import sinkhorn_distance, sinkhorn_divergence
+
+    fake, real = _ring_batches(48, 5, dtype)
+    obj = sk(eps=0.2, n_iters=20000, tol=1e-12 if dtype == torch.float64 else 1e-6,
+             debiased=debiased)
+    x = fake.clone().requires_grad_(True)
+    value, _ = obj.g_loss(no_d, x, real)
+    (grad,) = torch.autograd.grad(value, x)
+    fn = sinkhorn_divergence if debiased else sinkhorn_distance
+    xr = fake.clone().requires_grad_(True)
+    ref = fn(xr, real, 0.2, 20000, obj.opts.tol, grad="envelope", method="log")
+    (ref_grad,) = torch.autograd.grad(ref, xr)
+    assert value.item() == pytest.approx(ref.item(), rel=rtol)
+    scale = ref_grad.abs().max().item()
+    np.testing.assert_allclose(grad, ref_grad, rtol=rtol, atol=rtol * scale)
+
+
+def test_autograd_gradients_are_the_unrolled_log_iterations():
+    """grad = 'autograd' differentiates the log path's 100 iterations as before; only
+    OT(X, X), which has no gradient, now takes the (better converged) fast path."""
+    from gankit.ot import sinkhorn_divergence
+
+    fake, real = _ring_batches(32, 6, torch.float64)
+    x = fake.clone().requires_grad_(True)
+    value, _ = sk(eps=0.1, grad="autograd").g_loss(no_d, x, real)
+    (grad,) = torch.autograd.grad(value, x)
+    xr = fake.clone().requires_grad_(True)
+    ref = sinkhorn_divergence(xr, real, 0.1, 100, 1e-6, grad="autograd", method="log")
+    (ref_grad,) = torch.autograd.grad(ref, xr)
+    assert value.item() == pytest.approx(ref.item(), rel=1e-4)
+    np.testing.assert_array_equal(grad, ref_grad)
+
+
+def test_default_options_converge_further_than_the_log_path():
+    """At the loss's defaults (eps 0.05, L = 100, float32) on a 256-point ring batch the
+    fast path's plan has a smaller marginal error than the log path's after as many
+    iterations, so its gradient is closer to the converged one."""
+    from gankit.ot import cost_matrix, sinkhorn_solve
+
+    fake, real = _ring_batches(256, 7, torch.float32)
+    C = cost_matrix(fake, real)
+    fast = sinkhorn_solve(C, 0.05, 100, 1e-6, grad="envelope")
+    log = sinkhorn_solve(C, 0.05, 100, 1e-6, grad="envelope", method="log")
+    assert torch.isfinite(fast.plan).all() and fast.err < log.err

@@ -1,4 +1,4 @@
-"""Entropic optimal transport by Sinkhorn iterations in the log domain.
+"""Entropic optimal transport by Sinkhorn iterations, stabilised.
 
 Implements the algorithm "OT distance for batch of m samples with Sinkhorn-Knopp" of
 seed 004 (Cuturi 2013, "Sinkhorn Distances: Lightspeed Computation of Optimal
@@ -6,13 +6,24 @@ Transport", Algorithm 1): with K = exp(-C / eps),
 
     a <- 1 / (K b),   b <- 1 / (K^T a),   OT_eps = sum_ij C_ij a_i K_ij b_j.
 
-Written with the scaled dual potentials u = log a, v = log b and log-sum-exp
-(Peyre & Cuturi 2019, "Computational Optimal Transport", Remark 4.23), so nothing
-overflows or underflows at small eps where the plain scaling iterations turn into
-inf / NaN:
+Two paths solve it. The default ("scaling") keeps these matrix-vector iterations, as
+fast as plain Sinkhorn, but on a stabilised kernel K~_ij = exp((f_i + g_j - C_ij) / eps)
+whose dual potentials f, g absorb the scalings whenever these grow large, so nothing
+overflows or underflows where it matters (Schmitzer 2019, "Stabilized Sparse Scaling
+Algorithms for Entropy Regularized Transport Problems", Sec. 3.1 and Alg. 2); eps is
+lowered geometrically from max C to its target (eps-scaling, same paper Sec. 3.2), the
+iterations at the target are over-relaxed (Thibault et al. 2017, "Overrelaxed
+Sinkhorn-Knopp Algorithm for Regularized Optimal Transport"), and the self-transport
+terms of the debiased divergence take the symmetric update f <- (f + T(f)) / 2 (Feydy
+et al. 2019, "Interpolating between Optimal Transport and MMD using Sinkhorn
+Divergences", Sec. 3.1). The "log" path runs the same iterations on the scaled dual
+potentials u = log a, v = log b with log-sum-exp (Peyre & Cuturi 2019, "Computational
+Optimal Transport", Remark 4.23), from v = 0, and is differentiable:
 
     u_i = log mu_i - LSE_j(v_j - C_ij / eps),   v_j = log nu_j - LSE_i(u_i - C_ij / eps),
     P_ij = exp(u_i + v_j - C_ij / eps).
+
+Both reach the same fixed point; BENCHMARKS.md (Metrics) times them against POT.
 
 The marginals mu, nu default to uniform probability vectors (the seed's all-ones
 marginals give n times the same cost). One solver serves the metric
@@ -25,6 +36,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple, Optional
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -99,8 +111,8 @@ def _minus(p: Tensor, Ce: Tensor, buf: Optional[Tensor]) -> Tensor:
 
 
 def _iterate(Ce: Tensor, log_a: Tensor, log_b: Tensor, n_iters: int, tol: float,
-             check_every: int):
-    """Log-domain Sinkhorn updates from v = 0; returns u, v, iterations, error.
+             check_every: int, v0: Optional[Tensor] = None):
+    """Log-domain Sinkhorn updates from v = v0 (default 0); returns u, v, iterations, error.
 
     Without autograd, the n x m temporaries reuse one buffer and are updated in
     place (about 5 passes over memory per half-iteration instead of 8 allocations).
@@ -110,7 +122,8 @@ def _iterate(Ce: Tensor, log_a: Tensor, log_b: Tensor, n_iters: int, tol: float,
     buf = torch.empty_like(Ce) if inplace else None
     row = lambda v: _lse(_minus(v.unsqueeze(-2), Ce, buf), -1, inplace)  # noqa: E731
     col = lambda u: _lse(_minus(u.unsqueeze(-1), Ce, buf), -2, inplace)  # noqa: E731
-    u, v = torch.zeros_like(log_a), torch.zeros_like(log_b)
+    u = torch.zeros_like(log_a)
+    v = torch.zeros_like(log_b) if v0 is None else v0
     for it in range(1, n_iters + 1):
         lse_row = row(v)
         if it > 1 and (it - 1) % check_every == 0:
@@ -122,10 +135,242 @@ def _iterate(Ce: Tensor, log_a: Tensor, log_b: Tensor, n_iters: int, tol: float,
     return u, v, n_iters, _row_error(u, row(v), log_a)
 
 
+# The fast path: scaling iterations on a stabilised kernel (Schmitzer 2019). Its loops
+# run on numpy views of CPU tensors (a small-vector operation costs about a third of
+# torch's there) and on the tensors themselves elsewhere; the same code serves both.
+_RATIO = 0.25  # eps-scaling: eps_{k+1} = _RATIO * eps_k (Schmitzer 2019, Sec. 3.2)
+_STAGE_ITERS = 3  # iterations at each eps above the target
+_OMEGA_MAX = 1.9  # largest over-relaxation at the target eps (1 = plain Sinkhorn)
+
+
+def _exp_(x: Tensor) -> Tensor:
+    """exp in place; numpy's vectorised exp on the CPU (about 2x torch's in float64)."""
+    if x.device.type == "cpu" and x.is_contiguous():
+        np.exp(x.numpy(), out=x.numpy())
+        return x
+    return x.exp_()
+
+
+def _views(*ts: Tensor):
+    """numpy views of CPU tensors (shared memory), the tensors themselves elsewhere."""
+    return [t.numpy() if t.device.type == "cpu" else t for t in ts]
+
+
+def _tensor(x) -> Tensor:
+    return torch.from_numpy(x) if isinstance(x, np.ndarray) else x
+
+
+def _mv(K, v):
+    """K v for K (..., n, m), v (..., m)."""
+    return K @ v if K.ndim == 2 else (K @ v[..., None])[..., 0]
+
+
+def _l1(x) -> float:
+    return float(abs(x).sum(-1).max())
+
+
+def _out_of_range(x, big: float) -> bool:
+    """Whether a scaling has left [1 / big, big]: time to absorb it into the potential."""
+    return not (float(x.max()) < big and float(x.min()) > 1.0 / big)
+
+
+def _big(dtype: torch.dtype) -> float:
+    """Absorption threshold: 1e61 in float64, 5e7 in float32, so that u_i K_ij v_j stays
+    representable wherever it matters (Schmitzer 2019, Sec. 4.1, tau)."""
+    return math.exp(0.2 * math.log(torch.finfo(dtype).max))
+
+
+def _relax(x, target, w: float):
+    """x^(1 - w) target^w: the over-relaxed scaling update (plain for w = 1)."""
+    if w == 1.0:
+        return target
+    t = target / x
+    t **= w
+    t *= x
+    return t
+
+
+class _Relaxation:
+    """Over-relaxed Sinkhorn (Thibault et al. 2017; Lehmann et al. 2021): plain
+    iterations until two checks give plain Sinkhorn's linear rate theta, then
+    w = 2 / (1 + sqrt(1 - theta)) (capped at _OMEGA_MAX); back to w = 1 for good if the
+    error ever grows between checks. ``enabled=False``: always plain."""
+
+    def __init__(self, enabled: bool, steps: int):
+        self.w, self.enabled, self.steps, self.errs = 1.0, enabled, steps, []
+
+    def update(self, err: float) -> None:
+        if self.enabled and len(self.errs) == 1 and 0 < err < self.errs[0]:
+            theta = (err / self.errs[0]) ** (1.0 / self.steps)
+            self.w = min(_OMEGA_MAX, 2.0 / (1.0 + math.sqrt(1.0 - theta)))
+        elif self.w > 1 and err >= self.errs[-1]:
+            self.w, self.enabled = 1.0, False
+        self.errs.append(err)
+
+
+def _eps_schedule(C: Tensor, eps: float, n_iters: int) -> list:
+    """eps-scaling (Schmitzer 2019, Sec. 3.2; Feydy et al. 2019, Sec. 3.3): eps_0 = max C,
+    times _RATIO down to ``eps``; a single stage when the budget cannot afford the ladder."""
+    e, out = float(C.max()), []
+    while e > eps / _RATIO:
+        out.append(e)
+        e *= _RATIO
+    return out + [eps] if 2 * len(out) < n_iters else [eps]
+
+
+def _stage_budget(n_iters: int, it: int, stages_left: int, final: bool) -> int:
+    """Iterations for a stage: all that is left at the target eps, else _STAGE_ITERS
+    while at least half of what is left stays for the target."""
+    left = n_iters - it
+    return left if final else max(1, min(_STAGE_ITERS, left // (2 * stages_left)))
+
+
+def _row_kernel(C: Tensor, g: Tensor, e: float, a: Tensor, buf: Tensor):
+    """A log-domain row update fused with building the stabilised kernel (Schmitzer 2019,
+    Sec. 3.1, absorption): K~_ij = exp((f_i + g_j - C_ij) / e) with
+    f_i = -max_j (g_j - C_ij), so every row of K~ has maximum 1 and none underflows
+    whole; u = a / K~ 1 completes the row update. Returns K~ (in ``buf``), f, u."""
+    K = torch.add((g / e).unsqueeze(-2), C, alpha=-1.0 / e, out=buf)
+    mx = K.amax(-1, keepdim=True)
+    _exp_(K.sub_(mx))
+    return K, -e * mx.squeeze(-1), a / K.sum(-1)
+
+
+def _stage(K, u, a, b, budget: int, tol: float, check_every: int, big: float,
+           relax: _Relaxation):
+    """Sinkhorn's scaling iterations v = b / K^T u, u = a / K v on a fixed kernel (Cuturi
+    2013, Alg. 1), over-relaxed by ``relax``, until the row error is below ``tol``, a
+    scaling leaves [1/big, big] or the budget ends. Check iterations update v plainly,
+    so the columns are exact where the row error is measured. Returns u, v,
+    iterations, row error."""
+    Kt, v = K.mT, None
+    for it in range(1, budget + 1):
+        check = it % check_every == 0 or it == budget
+        v = _relax(v, b / _mv(Kt, u), 1.0 if check or v is None else relax.w)
+        Kv = _mv(K, v)
+        if check:
+            err = _l1(u * Kv - a)
+            if (err < tol or it == budget or not math.isfinite(err)
+                    or _out_of_range(v, big) or _out_of_range(u / a, big)):
+                return u, v, it, err
+            relax.update(err)
+        u = _relax(u, a / Kv, relax.w)
+    raise ValueError("empty stage")
+
+
+class _Unstable(Exception):
+    """The scaling iterations met inf / NaN; the log-domain path takes over from g."""
+
+    def __init__(self, g: Tensor, iters: int):
+        super().__init__("unstable")
+        self.g, self.iters = g, iters
+
+
+def _scaling_iterate(C: Tensor, eps: float, log_a: Tensor, log_b: Tensor, n_iters: int,
+                     tol: float, check_every: int):
+    """Stabilised scaling Sinkhorn with absorption and eps-scaling (Schmitzer 2019,
+    Alg. 2 and Sec. 3.2), over-relaxed at the target eps. Returns plan, f, g,
+    iterations, row error."""
+    a, b = log_a.exp(), log_b.exp()
+    buf, g, it, big = torch.empty_like(C), torch.zeros_like(log_b), 0, _big(C.dtype)
+    schedule = _eps_schedule(C, eps, n_iters)
+    for k, e in enumerate(schedule):
+        final = k == len(schedule) - 1
+        relax = _Relaxation(final and _OMEGA_MAX > 1, check_every)
+        while True:
+            K, f, u = _row_kernel(C, g, e, a, buf)
+            budget = _stage_budget(n_iters, it, len(schedule) - k, final)
+            u, v, used, err = _stage(*_views(K, u, a, b), budget, tol if final else 0.0,
+                                     check_every if final else budget, big, relax)
+            if not math.isfinite(err):
+                raise _Unstable(g, it)
+            it += used
+            u, v = _tensor(u), _tensor(v)
+            g = g + e * v.log()
+            if err < tol or it >= n_iters or not final:
+                break
+    plan = K.mul_(u.unsqueeze(-1)).mul_(v.unsqueeze(-2))
+    return plan, f + eps * u.log(), g, it, err
+
+
+def _sym_kernel(C: Tensor, f: Tensor, e: float, buf: Tensor):
+    """K~ = exp((f_i + f_j - C_ij) / e - s), s its largest exponent: symmetric, maximum 1.
+    Returns K~ (in ``buf``) and the potential it absorbs, f - e s / 2."""
+    K = torch.add((f / e).unsqueeze(-1), C, alpha=-1.0 / e, out=buf).add_((f / e).unsqueeze(-2))
+    s = K.amax((-2, -1), keepdim=True)
+    _exp_(K.sub_(s))
+    return K, f - 0.5 * e * s.squeeze(-1)
+
+
+def _sym_stage(K, u, a, budget: int, tol: float, check_every: int, big: float):
+    """The symmetric update f <- (f + T(f)) / 2 of Feydy et al. 2019 (Sec. 3.1) in
+    scaling form, u <- sqrt(u a / K u): one product per iteration on OT(x, x). Returns
+    u (plan u_i K_ij u_j), iterations and the row error (= the column error)."""
+    for it in range(1, budget + 1):
+        Ku = _mv(K, u)
+        if it % check_every == 0 or it == budget:
+            err = _l1(u * Ku - a)
+            if err < tol or it == budget or not math.isfinite(err) or _out_of_range(u, big):
+                return u, it, err
+        u = u * a
+        u /= Ku
+        u **= 0.5
+    raise ValueError("empty stage")
+
+
+def _symmetric_iterate(C: Tensor, eps: float, log_a: Tensor, n_iters: int, tol: float,
+                       check_every: int):
+    """Symmetric Sinkhorn (Feydy et al. 2019, Sec. 3.1) with absorption and eps-scaling
+    (Schmitzer 2019) for C = C^T, a = b. Returns plan, f, g (= f), iterations, error."""
+    a = log_a.exp()
+    C = 0.5 * (C + C.transpose(-2, -1))
+    buf, f, it, big = torch.empty_like(C), torch.zeros_like(log_a), 0, _big(C.dtype)
+    schedule = _eps_schedule(C, eps, n_iters)
+    for k, e in enumerate(schedule):
+        final = k == len(schedule) - 1
+        while True:
+            K, f_abs = _sym_kernel(C, f, e, buf)
+            budget = _stage_budget(n_iters, it, len(schedule) - k, final)
+            u, used, err = _sym_stage(*_views(K, torch.ones_like(a), a), budget,
+                                      tol if final else 0.0,
+                                      check_every if final else budget, big)
+            if not math.isfinite(err):
+                raise _Unstable(f, it)
+            it += used
+            u = _tensor(u)
+            f = f_abs + e * u.log()
+            if err < tol or it >= n_iters or not final:
+                break
+    plan = K.mul_(u.unsqueeze(-1)).mul_(u.unsqueeze(-2))
+    return plan, f, f, it, err
+
+
+def _log_solve(C, eps, log_a, log_b, n_iters, tol, check_every, grad, v0=None):
+    """The log-domain path; returns plan, f, g, iterations, error."""
+    with torch.set_grad_enabled(torch.is_grad_enabled() and grad == "autograd"):
+        u, v, iters, err = _iterate(C / eps, log_a, log_b, n_iters, tol, check_every, v0)
+        plan = (u.unsqueeze(-1) + v.unsqueeze(-2) - C / eps).exp()
+    return plan, eps * u, eps * v, iters, err
+
+
+def _fast_solve(C, eps, log_a, log_b, n_iters, tol, check_every, symmetric):
+    """The scaling path, handing over to the log domain if it ever meets inf / NaN."""
+    try:
+        with np.errstate(all="ignore"):
+            if symmetric:
+                return _symmetric_iterate(C, eps, log_a, n_iters, tol, check_every)
+            return _scaling_iterate(C, eps, log_a, log_b, n_iters, tol, check_every)
+    except _Unstable as bad:
+        plan, f, g, iters, err = _log_solve(C, eps, log_a, log_b, max(n_iters - bad.iters, 1),
+                                            tol, check_every, "envelope", bad.g / eps)
+        return plan, f, g, iters + bad.iters, err
+
+
 def sinkhorn_solve(C: Tensor, eps: float, n_iters: int = 100, tol: float = 1e-6,
                    a: Optional[Tensor] = None, b: Optional[Tensor] = None,
-                   check_every: int = 10, grad: str = "autograd") -> SinkhornResult:
-    """Log-domain Sinkhorn (Cuturi 2013, Alg. 1) on cost matrices C of shape (..., n, m).
+                   check_every: int = 10, grad: str = "autograd",
+                   method: str = "auto", symmetric: bool = False) -> SinkhornResult:
+    """Sinkhorn (Cuturi 2013, Alg. 1) on cost matrices C of shape (..., n, m).
 
     Runs at most ``n_iters`` iterations (the seed's L), stopping early once the L1
     error of the row marginal is below ``tol`` (checked every ``check_every``
@@ -133,23 +378,49 @@ def sinkhorn_solve(C: Tensor, eps: float, n_iters: int = 100, tol: float = 1e-6,
     (default uniform). ``grad="autograd"`` differentiates through the unrolled
     iterations; ``grad="envelope"`` runs them without a graph and lets the gradient
     of the cost with respect to C be the plan P (the plan is held fixed).
+
+    ``method="scaling"``: matrix-vector iterations on a stabilised kernel with
+    absorption and eps-scaling (Schmitzer 2019), over-relaxed at the target eps
+    (Thibault et al. 2017); ``n_iters`` counts the iterations at every eps of the
+    ladder (a few at each eps above the target), and should they ever meet inf or NaN
+    the log path finishes the solve. It builds no autograd graph. ``"log"``:
+    log-sum-exp iterations from v = 0 (Peyre & Cuturi 2019, Remark 4.23),
+    differentiable. ``"auto"`` takes "scaling" unless a graph through the iterations
+    is needed (``grad="autograd"`` on inputs that require grad). Both stop at the same
+    error and agree to about ``tol`` in the plan, to round-off once converged.
+    ``symmetric=True`` (C symmetric, a = b; C is symmetrised): the averaged update of
+    Feydy et al. 2019 (Sec. 3.1) on the scaling path, one product per iteration; its
+    error is that of both marginals.
     """
     if grad not in ("autograd", "envelope"):
         raise ValueError(f"grad must be 'autograd' or 'envelope', got {grad!r}")
+    if method not in ("auto", "scaling", "log"):
+        raise ValueError(f"method must be 'auto', 'scaling' or 'log', got {method!r}")
     if check_every < 1:
         raise ValueError(f"check_every must be >= 1, got {check_every}")
     _check_inputs(C, eps, n_iters)
     n, m = C.shape[-2:]
     log_a, log_b = _log_weights(a, C, n, "a"), _log_weights(b, C, m, "b")
     _check_mass(log_a, log_b)
-    with torch.set_grad_enabled(torch.is_grad_enabled() and grad == "autograd"):
-        u, v, iters, err = _iterate(C / eps, log_a, log_b, n_iters, tol, check_every)
-        plan = (u.unsqueeze(-1) + v.unsqueeze(-2) - C / eps).exp()
+    graph = torch.is_grad_enabled() and grad == "autograd" and any(
+        t is not None and torch.is_tensor(t) and t.requires_grad for t in (C, a, b))
+    if symmetric and not (n == m and torch.equal(log_a, log_b)):
+        raise ValueError("symmetric=True needs a square C and a = b")
+    if method == "scaling" and graph:
+        raise ValueError("method='scaling' builds no autograd graph; use grad='envelope' "
+                         "or method='log'")
+    if method == "log" or graph:
+        plan, f, g, iters, err = _log_solve(C, eps, log_a, log_b, n_iters, tol, check_every,
+                                            grad)
+    else:
+        with torch.no_grad():
+            plan, f, g, iters, err = _fast_solve(C.detach(), eps, log_a, log_b, n_iters, tol,
+                                                 check_every, symmetric)
     cost = (C * plan).sum((-2, -1))
     if not torch.isfinite(cost).all():
         raise ValueError(f"Sinkhorn cost is not finite at eps = {eps:g} in {C.dtype}; use a "
                          "larger eps or float64")
-    return SinkhornResult(cost, plan, eps * u, eps * v, iters, err)
+    return SinkhornResult(cost, plan, f, g, iters, err)
 
 
 def sinkhorn(C: Tensor, eps: float, n_iters: int = 100, tol: float = 1e-6,
@@ -221,8 +492,12 @@ def sinkhorn_divergence_solve(x: Tensor, y: Tensor, eps: float, n_iters: int = 1
                               tol: float = 1e-6, cost: str = "sqeuclidean",
                               **kw) -> DivergenceResult:
     """:func:`sinkhorn_divergence` with the marginal error of its least converged solve,
-    for callers that report convergence (the metric)."""
-    solves = [sinkhorn_solve(cost_matrix(p, q, cost), eps, n_iters, tol, **kw)
-              for p, q in ((x, y), (x, x), (y, y))]
+    for callers that report convergence (the metric). OT(x, x) and OT(y, y) take the
+    symmetric updates (Feydy et al. 2019, Sec. 3.1), and so does OT(x, y) when y equals
+    x, which makes the divergence of a set with itself exactly 0."""
+    x, y = torch.as_tensor(x), torch.as_tensor(y)
+    same = x.shape == y.shape and x.dtype == y.dtype and torch.equal(x, y)
+    solves = [sinkhorn_solve(cost_matrix(p, q, cost), eps, n_iters, tol, symmetric=sym, **kw)
+              for p, q, sym in ((x, y, same), (x, x, True), (y, y, True))]
     xy, xx, yy = (r.cost for r in solves)
     return DivergenceResult(2.0 * xy - xx - yy, max(r.err for r in solves))

@@ -4,7 +4,8 @@ Seed 004, "OT distance for batch of m samples with Sinkhorn-Knopp" (Cuturi 2013)
 cost matrix C_ij = c(G(z_i), x_j) between m generated and m data examples and
 K = exp(-C / eps), L scaling iterations give the entropic plan P and the loss
 OT_eps = sum_ij C_ij P_ij. The solver is shared with the Sinkhorn metric
-(:mod:`gankit.ot`, log domain, so small eps does not overflow).
+(:mod:`gankit.ot`: stabilised scaling iterations with eps-scaling, so small eps does not
+overflow, and the symmetric update for OT(X~, X~) and OT(X, X)).
 
 ``debiased = true`` uses the Sinkhorn divergence of Genevay, Peyré & Cuturi (2018),
 2 OT(X~, X) - OT(X~, X~) - OT(X, X), which is zero when the two batches coincide (plain
@@ -19,9 +20,11 @@ learns adversarially by *ascending* the same loss while G descends it, as in OT-
 c(x, y) = 1 - cos(v(x), v(y)) of their eq. 7).
 
 Gradients: by default the plan P is held fixed and only C is differentiated (OT-GAN's
-choice; for the entropic problem dOT_eps/dC = P by the envelope theorem). Backpropagating
-through the L iterations (``grad = "autograd"``, as Genevay et al.) was 8x slower per
-step on our CPU (m = 256, L = 100: 0.96 s vs 0.12 s).
+choice; for the entropic problem dOT_eps/dC = P by the envelope theorem), and the plan
+comes from the solver's fast path, which builds no graph. Backpropagating through the L
+iterations (``grad = "autograd"``, as Genevay et al.) runs the solver's log-domain path
+with its graph, many times slower per step; BENCHMARKS.md (Metrics, Sinkhorn) has the
+step times against a non-saturating step.
 """
 from __future__ import annotations
 
