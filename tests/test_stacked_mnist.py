@@ -122,3 +122,25 @@ def test_expected_kl_of_a_perfect_generator_matches_simulation():
             sims.append(float((p * np.log(p * 1000)).sum()))
         assert stacked.expected_uniform_kl(n) == pytest.approx(np.mean(sims), rel=0.01)
     assert stacked.expected_uniform_kl(26_000) == pytest.approx(0.0193, abs=1e-4)
+
+
+@pytest.mark.parametrize("preset", ["dcgan_stacked_mnist", "stacked_mnist_r1_ema"])
+def test_presets_train_and_log_stacked_modes(fake, tmp_path, monkeypatch, preset):
+    import json
+
+    from gankit.cli import main
+    from gankit.metrics import mnist
+
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setitem(mnist.TRAINING, "epochs", 1)
+    monkeypatch.setitem(mnist.TRAINING, "width", 4)
+    sets = [f"out_dir='{tmp_path / 'runs'}'", "train.steps=2", "train.eval_every=2",
+            "train.tensorboard=false", "eval.n_samples=40", "data.batch_size=8",
+            "generator.width=8", "discriminator.width=8"]
+    with pytest.warns(UserWarning, match="below 0.98"):  # the tiny stand-in classifier
+        args = ["train", f"configs/{preset}.toml"] + sum([["--set", s] for s in sets], [])
+        assert main(args) == 0
+    (run,) = (tmp_path / "runs").iterdir()
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in rows if r["kind"] == "eval"]
+    assert evals and all(1 <= r["stacked_modes"] <= 40 and r["stacked_kl"] >= 0 for r in evals)
