@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[1] / "src" / "gankit"
 # lowest first; a module belongs to the layer of its longest matching prefix
 LAYERS = [
     ("foundation", ["gankit.errors", "gankit.registry", "gankit.config", "gankit.seeds",
+                    "gankit.preset_files", "gankit.presets",
                     "gankit.evalmode", "gankit.plugins", "gankit.checkpoint",
                     "gankit.rundir", "gankit.grids", "gankit.accel", "gankit.distributed",
                     "gankit.ema", "gankit.theory", "gankit.intervals"]),

@@ -78,3 +78,23 @@ def test_ns_r1_ema_preset_is_the_benchmarked_setting():
     for o in (cfg.g_optim, cfg.d_optim):
         assert (o.lr, o.beta1, o.beta2, o.lr_decay, o.decay_fraction) == (
             2e-3, 0.0, 0.99, "linear", 0.75)
+
+
+def test_presets_travel_with_the_package(tmp_path, monkeypatch, capsys):
+    from gankit.cli import main
+    from gankit.preset_files import PRESETS, find_config, preset_files
+
+    monkeypatch.chdir(tmp_path)  # not the repository: configs/ is not here
+    assert find_config("wgan") == PRESETS / "wgan.toml" and (PRESETS / "wgan.toml").is_file()
+    assert find_config("configs/wgan.toml") == PRESETS / "wgan.toml"
+    assert {"wgan", "ns_r1_ema", "dcgan_digits"} <= set(preset_files())
+    sets = [f"out_dir='{tmp_path}/runs'", "train.steps=2", "train.tensorboard=false"]
+    assert main(["train", "wgan"] + [a for s in sets for a in ("--set", s)]) == 0
+    (run,) = (tmp_path / "runs").iterdir()
+    assert 'name = "wgan"' in (run / "config.toml").read_text()
+    assert main(["train", "wgn"]) == 2
+    assert "did you mean 'wgan'?" in capsys.readouterr().err
+    assert main(["list"]) == 0
+    listed = capsys.readouterr().out
+    assert "presets (gankit train NAME):" in listed and "ns_r1_ema" in listed
+    assert "WGAN: Arjovsky, Chintala & Bottou (2017)" in listed

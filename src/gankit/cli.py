@@ -32,6 +32,11 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"{title}:")
         for name, doc in reg.describe().items():
             print(f"  {name:<16} {doc}")
+    from .preset_files import describe, preset_files
+
+    print("presets (gankit train NAME):")
+    for name, path in preset_files().items():
+        print(f"  {name:<20} {describe(path)}")
     return 0
 
 

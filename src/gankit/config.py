@@ -33,6 +33,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from .errors import ConfigError
+from .preset_files import find_config
 
 
 def opt(default: Any, help: str = "", *, min: Any = None, max: Any = None,
@@ -307,9 +308,10 @@ def apply_set(raw: Dict[str, Any], assignment: str) -> Dict[str, Any]:
 
 def read_config(path: Optional[str | Path] = None, sets: Optional[List[str]] = None
                 ) -> RunConfig:
-    """Defaults, then the TOML file at ``path``, then each ``--set`` override; component
+    """Defaults, then the TOML file at ``path`` (a file, or a shipped preset's name:
+    :func:`gankit.preset_files.find_config`), then each ``--set`` override; component
     options as written (:func:`gankit.components.load_config` resolves them)."""
-    raw: Dict[str, Any] = load_toml(path) if path else {}
+    raw: Dict[str, Any] = load_toml(find_config(path)) if path else {}
     for assignment in sets or []:
         raw = apply_set(raw, assignment)
     return from_dict(RunConfig, raw)
