@@ -72,7 +72,8 @@ def test_ns_r1_ema_preset_is_the_benchmarked_setting():
     cfg = load_config(CONFIGS / "ns_r1_ema.toml")
     assert cfg.objective.name == "nonsaturating"
     assert [(s.name, s.options) for s in cfg.stabilizers] == [
-        ("r1", {"gamma": 1.0, "on": "real", "every": 1, "samples": 64})]  # every: default
+        ("r1", {"gamma": 1.0, "on": "real", "every": 1, "samples": 64,
+                "gamma_final": 0.0, "gamma_steps": 0})]  # every, gamma_*: defaults
     assert (cfg.train.g_ema, cfg.train.steps, cfg.data.batch_size) == (0.999, 16000, 512)
     assert cfg.generator.options["z_dim"] == 2
     for o in (cfg.g_optim, cfg.d_optim):

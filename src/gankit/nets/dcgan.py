@@ -25,7 +25,7 @@ from torch import nn
 
 from ..config import opt
 from ..registry import NETS
-from .layers import VirtualBatchNorm2d
+from .layers import VirtualBatchNorm2d, refuse_generator_sn, spectral_normed
 
 
 def image_shape(shape: Tuple[int, ...], net: str) -> Tuple[int, int, int]:
@@ -86,6 +86,9 @@ class DCGAN:
         vbn: bool = opt(False, "generator: virtual batch norm instead of batch norm; needs "
                         "the 'vbn' stabilizer to set the reference batch")
         vbn_size: int = opt(64, "generator: VBN reference batch size", min=2)
+        spectral_norm: bool = opt(False, "discriminator: spectral normalisation of every "
+                                  "convolution and of the output layer (Miyato et al. "
+                                  "2018; their D has no batch norm)")
 
     @staticmethod
     def generator(opts: "DCGAN.Options", shape: Tuple[int, ...]) -> nn.Module:
@@ -119,6 +122,7 @@ class DCGANGenerator(nn.Module):
 
     def __init__(self, opts: DCGAN.Options, shape: Tuple[int, int, int]):
         super().__init__()
+        refuse_generator_sn(opts, "dcgan")
         self.shape, self.z_dim, self.z_dist = shape, opts.z_dim, opts.z_dist
         s0, n = stages(shape[1])
         ch = opts.width * 2 ** (n - 1)
@@ -185,6 +189,8 @@ class DCGANDiscriminator(nn.Module):
         self.feature_dim = ch * s0 * s0
         self.out = nn.Linear(self.feature_dim, opts.n_out)
         init_weights(self)
+        if opts.spectral_norm:
+            spectral_normed(self)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         check_input(x, self.shape, "the dcgan discriminator")

@@ -35,6 +35,26 @@ def data_range(shape: Tuple[int, ...]) -> Optional[Tuple[float, float]]:
     return IMAGE_RANGE if len(shape) == 3 else None
 
 
+def spectral_normed(net: nn.Module) -> nn.Module:
+    """Spectral normalisation (Miyato et al. 2018, Sec. 2.1, eq. 8; Algorithm 1) of every
+    Linear and Conv2d layer of ``net``: W is used as W / sigma(W), sigma(W) its largest
+    singular value, estimated by one power iteration per training forward pass. The
+    iteration's vectors u and v are buffers of the net, so checkpoints carry them and a
+    resumed run continues exactly. Call after initialising the weights."""
+    for module in list(net.modules()):
+        if isinstance(module, (nn.Linear, nn.Conv2d)):
+            nn.utils.parametrizations.spectral_norm(module)
+    return net
+
+
+def refuse_generator_sn(opts, net: str) -> None:
+    """The option is D's: SN-GAN normalises the discriminator only (Miyato et al. 2018)."""
+    if opts.spectral_norm:
+        raise ValueError(f"generator.spectral_norm: spectral normalisation constrains D's "
+                         f"Lipschitz constant (Miyato et al. 2018); net {net!r} offers it "
+                         "on the discriminator: set discriminator.spectral_norm = true")
+
+
 def sample_noise(dist: str, m: int, dim: int, rng: torch.Generator,
                  device: torch.device) -> torch.Tensor:
     """The prior p(z): standard normal, or uniform on [-1, 1]^dim."""

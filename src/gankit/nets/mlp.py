@@ -19,7 +19,8 @@ from torch import nn
 from ..config import opt
 from ..registry import NETS
 from .layers import (GaussianNoise, MinibatchDiscrimination, VirtualBatchNorm1d,
-                     WeightNormLinear, activation, data_range, pack)
+                     WeightNormLinear, activation, data_range, pack,
+                     refuse_generator_sn, spectral_normed)
 
 
 def _linear(d_in: int, d_out: int, weightnorm: bool) -> nn.Module:
@@ -97,6 +98,8 @@ class MLP:
         mbd_dim: int = opt(5, "discriminator: minibatch discrimination kernel size C",
                            min=1)
         pack: int = opt(1, "discriminator: PacGAN packing degree m (1 = off)", min=1)
+        spectral_norm: bool = opt(False, "discriminator: spectral normalisation of every "
+                                  "linear layer (Miyato et al. 2018)")
 
     @staticmethod
     def generator(opts: "MLP.Options", shape: Tuple[int, ...]) -> nn.Module:
@@ -153,6 +156,7 @@ class MLPGenerator(_Reference):
             if getattr(opts, name) > (1 if name == "pack" else 0):
                 raise ValueError(f"generator.{name}: {why}; the generator has no such "
                                  f"layer; set it on the discriminator")
+        refuse_generator_sn(opts, "mlp")
         self.shape, self.z_dim, self.z_dist = tuple(shape), opts.z_dim, opts.z_dist
         self._init_reference(opts, (opts.z_dim,))
         self.body, _ = _stack(opts.z_dim, opts, [opts.width] * opts.depth)
@@ -202,6 +206,12 @@ class MLPDiscriminator(_Reference):
         self.out = _linear(opts.width + extra, opts.n_out, opts.weightnorm)
         self.feature_dim = opts.width
         self._feature_end = ends[feature_idx]
+        if opts.spectral_norm:
+            if opts.weightnorm:
+                raise ValueError("discriminator.spectral_norm and weightnorm: both "
+                                 "reparametrise the weights; choose one")
+            spectral_normed(self.body)
+            spectral_normed(self.out)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         ref = self._reference_input()

@@ -6,6 +6,7 @@ from ..plugins import build
 from ..registry import OBJECTIVES
 from . import minimax  # noqa: F401  (registers minimax, nonsaturating)
 from . import began, feature_matching, preference, sinkhorn, wgan, wgan_gp  # noqa: F401
+from . import hinge, rpgan  # noqa: F401  (registers hinge, rpgan)
 from . import semisup  # noqa: F401  (registers semisup and the 'accuracy' metric)
 from .base import Objective
 

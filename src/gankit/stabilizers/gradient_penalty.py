@@ -20,11 +20,19 @@ pass and double backward (about a third of a toy step's time). StyleGAN2 uses N 
 With ``samples = n`` the expectation is estimated on the first n examples of the batch
 (all of them if it has fewer): an unbiased estimate, the batch being i.i.d., that cuts
 the penalty's cost on every step instead of concentrating it on one step in N.
+
+Gamma schedule (Huang et al. 2024, R3GAN, their training code's ``gamma_scheduler``):
+with ``gamma_steps = T > 0`` gamma follows a cosine from ``gamma`` at the first
+discriminator step to ``gamma_final`` at step T and stays there,
+gamma_t = gamma + (1 - (1 + cos(pi t / T)) / 2) (gamma_final - gamma); R3GAN lowers it
+tenfold (e.g. 0.05 -> 0.005 on CIFAR-10) while the learning rate decays.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional
+
+import math
 
 import torch
 from torch import Tensor
@@ -62,6 +70,10 @@ class GradientPenalty(Stabilizer):
         samples: int = opt(0, "estimate the expectation on at most this many examples "
                            "of each batch (0 = the whole batch); cheaper, still unbiased",
                            min=0)
+        gamma_final: float = opt(0.0, "gamma at the end of the cosine schedule (used when "
+                                 "gamma_steps > 0; R3GAN: gamma / 10)", min=0.0)
+        gamma_steps: int = opt(0, "discriminator steps of the cosine gamma schedule from "
+                               "gamma to gamma_final (0 = constant gamma)", min=0)
 
     def __init__(self, opts: Any):
         super().__init__(opts)
@@ -92,7 +104,15 @@ class GradientPenalty(Stabilizer):
             term = term + grad_sq_norm(D, real[:n])
         if self.opts.on in ("fake", "both"):
             term = term + grad_sq_norm(D, fake[:n])
-        return 0.5 * self.opts.gamma * self.opts.every * term
+        return 0.5 * self.gamma(self.calls - 1) * self.opts.every * term
+
+    def gamma(self, t: int) -> float:
+        """gamma at discriminator step t (0-based): constant, or the cosine schedule."""
+        o = self.opts
+        if not o.gamma_steps or t >= o.gamma_steps:
+            return o.gamma_final if o.gamma_steps else o.gamma
+        done = 1 - 0.5 * (1 + math.cos(math.pi * t / o.gamma_steps))
+        return o.gamma + done * (o.gamma_final - o.gamma)
 
     def state_dict(self) -> Dict[str, Any]:
         return {"calls": self.calls}
