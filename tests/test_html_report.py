@@ -10,7 +10,8 @@ import pytest
 from gankit.cli import main
 from gankit.html_report import sweep_page
 from gankit.report import spans_decades
-from gankit.sweep import SweepSpec, expand, summarise
+from gankit.sweep_spec import SweepSpec, expand
+from gankit.sweep_table import summarise
 
 
 class Page(HTMLParser):

@@ -23,7 +23,8 @@ LAYERS = [
     ("metrics and the OT solver", ["gankit.metrics", "gankit.ot"]),
     ("objectives and stabilizers", ["gankit.objectives", "gankit.stabilizers"]),
     ("the loop", ["gankit.components", "gankit.train", "gankit.loop"]),
-    ("commands", ["gankit.report", "gankit.html_report", "gankit.evaluate", "gankit.sample", "gankit.sweep",
+    ("commands", ["gankit.report", "gankit.html_report", "gankit.sweep_spec",
+                  "gankit.sweep_table", "gankit.evaluate", "gankit.sample", "gankit.sweep",
                   "gankit.cli", "gankit.__main__", "gankit"]),
 ]
 

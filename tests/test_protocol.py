@@ -8,7 +8,8 @@ import torch
 from gankit.cli import main
 from gankit.metrics.protocol import (check_comparable, count_label, describe, parse_protocol,
                                      weights_digest)
-from gankit.sweep import SweepSpec, expand, summarise
+from gankit.sweep_spec import SweepSpec, expand
+from gankit.sweep_table import summarise
 
 
 def test_names_and_parsing():

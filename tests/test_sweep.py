@@ -9,7 +9,8 @@ import time
 import pytest
 
 from gankit.cli import main
-from gankit.sweep import SweepSpec, expand, format_table, parse_seeds, run_dir_in, summarise
+from gankit.sweep_spec import SweepSpec, expand, parse_seeds, run_dir_in
+from gankit.sweep_table import format_table, summarise
 
 TINY = ["train.steps=120", "train.eval_every=60", "train.log_every=60", "train.ckpt_every=20",
         "train.tensorboard=false", "eval.n_samples=300", "generator.width=32",

@@ -114,7 +114,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .rundir import RunDir
 
     if (Path(args.run_dir) / "sweep.json").is_file():  # a sweep: its table and page
-        from .sweep import report_sweep
+        from .sweep_table import report_sweep
 
         print(report_sweep(Path(args.run_dir)))
         return 0

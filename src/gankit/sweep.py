@@ -19,131 +19,22 @@ Layout of a sweep directory::
 """
 from __future__ import annotations
 
-import itertools
 import json
-import math
 import os
-import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import List
 
 from .checkpoint import atomic_write_bytes
 from .config import ConfigError
 from .html_report import sweep_page
-from .intervals import format_interval, paired, t_interval
-from .metrics.protocol import check_comparable
+from .sweep_spec import (SPEC, SweepSpec, Variant, expand, is_finished, parse_seeds,
+                         run_dir_in, seed_dir)
+from .sweep_table import collect, format_table, summarise, sweep_figures
 
-SPEC = "sweep.json"
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-
-
-@dataclass
-class Variant:
-    name: str
-    preset: Optional[str] = None
-    sets: List[str] = field(default_factory=list)
-
-
-@dataclass
-class SweepSpec:
-    variants: List[Variant]
-    seeds: List[int]
-    baseline: Optional[str] = None
-
-    def save(self, path: Path) -> None:
-        atomic_write_bytes(path / SPEC, (json.dumps(asdict(self), indent=1) + "\n").encode())
-
-    @classmethod
-    def load(cls, path: Path) -> "SweepSpec":
-        file = path / SPEC
-        if not file.is_file():
-            raise ConfigError(f"{str(path)!r} is not a sweep directory (no {SPEC} in it)")
-        try:
-            raw = json.loads(file.read_text())
-            return cls([Variant(**v) for v in raw["variants"]], list(raw["seeds"]),
-                       raw.get("baseline"))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"{file}: not a valid sweep description ({exc})") from None
-
-
-def parse_axis(text: str) -> List[str]:
-    """``key=v1,v2`` -> [``key=v1``, ``key=v2``] (values are TOML, as in ``--set``)."""
-    key, sep, values = text.partition("=")
-    if not sep or not key.strip() or not values.strip():
-        raise ConfigError(f"--axis {text!r}: expected KEY=VALUE1,VALUE2,...")
-    return [f"{key.strip()}={v.strip()}" for v in values.split(",") if v.strip()]
-
-
-def expand(presets: List[Optional[str]], axes: List[str], sets: List[str]) -> List[Variant]:
-    """Every preset times every combination of the axes' values."""
-    combos = list(itertools.product(*[parse_axis(a) for a in axes])) or [()]
-    out = []
-    for preset in presets or [None]:
-        stem = Path(preset).stem if preset else "default"
-        for combo in combos:
-            name = ",".join([stem, *combo])
-            out.append(Variant(name, preset, [*sets, *combo]))
-    names = [v.name for v in out]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"two variants share a name: {names}; give distinct presets")
-    return out
-
-
-def parse_seeds(text: str) -> List[int]:
-    """``10`` -> 0..9; ``3-7`` -> 3..7; ``0,4,9`` -> those."""
-    try:
-        if "," in text:
-            seeds = [int(s) for s in text.split(",")]
-        elif "-" in text.strip("-"):
-            lo, hi = (int(s) for s in text.split("-"))
-            seeds = list(range(lo, hi + 1))
-        else:
-            seeds = list(range(int(text)))
-    except ValueError:
-        raise ConfigError(f"--seeds {text!r}: expected N, A-B or a comma list") from None
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise ConfigError(f"--seeds {text!r}: no seeds, or a seed twice")
-    return seeds
-
-
-def slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.=+-]+", "_", name)
-
-
-def seed_dir(path: Path, variant: Variant, seed: int) -> Path:
-    return path / "runs" / slug(variant.name) / f"seed-{seed}"
-
-
-def run_dir_in(folder: Path) -> Optional[Path]:
-    """The run directory inside a run's out_dir, if it was created."""
-    found = sorted(p for p in folder.glob("*") if (p / "config.toml").is_file())
-    return found[-1] if found else None
-
-
-def last_eval(run: Path) -> Optional[Dict[str, Any]]:
-    """The last evaluation row of a run's metrics.jsonl (None if it has none)."""
-    file = run / "metrics.jsonl"
-    if not file.is_file():
-        return None
-    rows = []
-    for line in file.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except ValueError:  # a line cut by a kill: the run resumes and rewrites it
-            continue
-    evals = [r for r in rows if r.get("kind") == "eval"]
-    return evals[-1] if evals else None
-
-
-def is_finished(run: Path) -> bool:
-    from .config import read_config  # light: no torch
-
-    row = last_eval(run)
-    return row is not None and row["step"] >= read_config(run / "config.toml").train.steps
 
 
 # ---------------------------------------------------------------- running
@@ -219,131 +110,6 @@ def run_engine(engine: str, jobs: List[tuple], workers: int, report) -> List[tup
     for job, code in zip(jobs, codes):
         report(job, code)
     return [job for job, code in zip(jobs, codes) if code != 0]
-
-
-# ---------------------------------------------------------------- the table
-
-def collect(spec: SweepSpec, path: Path) -> Dict[str, Dict[int, Dict[str, Any]]]:
-    """variant -> seed -> the last evaluation of that run (finished runs only)."""
-    out: Dict[str, Dict[int, Dict[str, Any]]] = {}
-    for variant in spec.variants:
-        for seed in spec.seeds:
-            folder = seed_dir(path, variant, seed)
-            run = run_dir_in(folder) if folder.is_dir() else None
-            if run is not None and is_finished(run):
-                out.setdefault(variant.name, {})[seed] = last_eval(run)
-    return out
-
-
-def _values(rows: Dict[int, Dict[str, Any]], key: str) -> Dict[int, float]:
-    return {s: float(r[key]) for s, r in rows.items()
-            if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])}
-
-
-def metric_keys(results: Dict[str, Dict[int, Dict[str, Any]]]) -> List[str]:
-    keys = []
-    for rows in results.values():
-        for row in rows.values():
-            for k, v in row.items():
-                if k not in ("step", "kind", "time") and isinstance(v, (int, float)) \
-                        and k not in keys:
-                    keys.append(k)
-    return keys
-
-
-def check_protocols(results: Dict[str, Dict[int, Dict[str, Any]]], keys: List[str]) -> None:
-    """Refuse a column whose values were measured under different protocols."""
-    for key in keys:
-        entries = []
-        for variant, rows in results.items():
-            for seed, row in rows.items():
-                name = (row.get("protocol") or {}).get(key)
-                if name is not None:
-                    details = (row.get("protocol_details") or {}).get(name, {"name": name})
-                    entries.append((f"{variant} seed {seed}", details))
-        check_comparable(key, entries)
-
-
-def summarise(spec: SweepSpec, results) -> Dict[str, Any]:
-    """Per variant and metric: mean, 95% interval, n; paired differences to the baseline."""
-    keys, out = metric_keys(results), {"variants": {}, "baseline": spec.baseline}
-    check_protocols(results, keys)
-    base_rows = results.get(spec.baseline or "", {})
-    for variant in spec.variants:
-        rows, entry = results.get(variant.name, {}), {}
-        for key in keys:
-            values = _values(rows, key)
-            if not values:
-                continue
-            cell = {"interval": t_interval(list(values.values()))._asdict(),
-                    "seeds": sorted(values)}
-            if spec.baseline and variant.name != spec.baseline:
-                cmp = paired(values, _values(base_rows, key))
-                if cmp is not None:
-                    cell["vs_baseline"] = {"diff": cmp.diff._asdict(), "p": cmp.p_value}
-            entry[key] = cell
-        out["variants"][variant.name] = entry
-    return out
-
-
-def format_table(summary: Dict[str, Any]) -> str:
-    """Markdown: one row per variant, each metric as mean [95% interval]; then the
-    paired differences from the baseline."""
-    variants = summary["variants"]
-    keys = list(dict.fromkeys(k for e in variants.values() for k in e))
-    lines = ["| variant | seeds | " + " | ".join(keys) + " |",
-             "|---|---|" + "---|" * len(keys)]
-    for name, entry in variants.items():
-        n = max((len(c["seeds"]) for c in entry.values()), default=0)
-        cells = [format_interval(_iv(entry[k]["interval"])) if k in entry else "—"
-                 for k in keys]
-        lines.append(f"| {name} | {n} | " + " | ".join(cells) + " |")
-    base = summary.get("baseline")
-    if base:
-        lines += ["", f"Paired by seed, variant - {base} (mean [95% interval], p):", "",
-                  "| variant | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
-        for name, entry in variants.items():
-            if name == base:
-                continue
-            cells = [_paired_cell(entry.get(k, {}).get("vs_baseline")) for k in keys]
-            lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def sweep_figures(spec: SweepSpec, path: Path) -> Dict[str, Path]:
-    """{variant: the sample figure of its first finished seed}."""
-    out = {}
-    for variant in spec.variants:
-        for seed in spec.seeds:
-            folder = seed_dir(path, variant, seed)
-            run = run_dir_in(folder) if folder.is_dir() else None
-            figure = run / "plots" / "samples_evolution.png" if run else None
-            if figure is not None and figure.is_file():
-                out[variant.name] = figure
-                break
-    return out
-
-
-def report_sweep(path: Path) -> Path:
-    """Rewrite a finished sweep's table and report page (``gankit report SWEEP``)."""
-    spec = SweepSpec.load(path)
-    summary = summarise(spec, collect(spec, path))
-    atomic_write_bytes(path / "results.json", (json.dumps(summary, indent=1) + "\n").encode())
-    atomic_write_bytes(path / "table.md", format_table(summary).encode())
-    return sweep_page(path, sweep_figures(spec, path))
-
-
-def _iv(d: Dict[str, Any]):
-    from .intervals import Interval
-
-    return Interval(**d)
-
-
-def _paired_cell(cmp: Optional[Dict[str, Any]]) -> str:
-    if cmp is None:
-        return "—"
-    p = "" if math.isnan(cmp["p"]) else f", p = {cmp['p']:.2g}"
-    return format_interval(_iv(cmp["diff"])) + p
 
 
 # ---------------------------------------------------------------- command

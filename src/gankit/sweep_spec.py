@@ -1,0 +1,125 @@
+"""A sweep's description and layout on disk: variants, seeds, and where each run lives.
+
+See :mod:`gankit.sweep` for the command; this module only reads and writes the
+description (``sweep.json``) and finds runs and their last evaluations, with no torch.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from .checkpoint import atomic_write_bytes
+from .config import ConfigError
+
+SPEC = "sweep.json"
+
+
+@dataclass
+class Variant:
+    name: str
+    preset: Optional[str] = None
+    sets: List[str] = field(default_factory=list)
+
+
+@dataclass
+class SweepSpec:
+    variants: List[Variant]
+    seeds: List[int]
+    baseline: Optional[str] = None
+
+    def save(self, path: Path) -> None:
+        atomic_write_bytes(path / SPEC, (json.dumps(asdict(self), indent=1) + "\n").encode())
+
+    @classmethod
+    def load(cls, path: Path) -> "SweepSpec":
+        file = path / SPEC
+        if not file.is_file():
+            raise ConfigError(f"{str(path)!r} is not a sweep directory (no {SPEC} in it)")
+        try:
+            raw = json.loads(file.read_text())
+            return cls([Variant(**v) for v in raw["variants"]], list(raw["seeds"]),
+                       raw.get("baseline"))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{file}: not a valid sweep description ({exc})") from None
+
+
+def parse_axis(text: str) -> List[str]:
+    """``key=v1,v2`` -> [``key=v1``, ``key=v2``] (values are TOML, as in ``--set``)."""
+    key, sep, values = text.partition("=")
+    if not sep or not key.strip() or not values.strip():
+        raise ConfigError(f"--axis {text!r}: expected KEY=VALUE1,VALUE2,...")
+    return [f"{key.strip()}={v.strip()}" for v in values.split(",") if v.strip()]
+
+
+def expand(presets: List[Optional[str]], axes: List[str], sets: List[str]) -> List[Variant]:
+    """Every preset times every combination of the axes' values."""
+    combos = list(itertools.product(*[parse_axis(a) for a in axes])) or [()]
+    out = []
+    for preset in presets or [None]:
+        stem = Path(preset).stem if preset else "default"
+        for combo in combos:
+            name = ",".join([stem, *combo])
+            out.append(Variant(name, preset, [*sets, *combo]))
+    names = [v.name for v in out]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"two variants share a name: {names}; give distinct presets")
+    return out
+
+
+def parse_seeds(text: str) -> List[int]:
+    """``10`` -> 0..9; ``3-7`` -> 3..7; ``0,4,9`` -> those."""
+    try:
+        if "," in text:
+            seeds = [int(s) for s in text.split(",")]
+        elif "-" in text.strip("-"):
+            lo, hi = (int(s) for s in text.split("-"))
+            seeds = list(range(lo, hi + 1))
+        else:
+            seeds = list(range(int(text)))
+    except ValueError:
+        raise ConfigError(f"--seeds {text!r}: expected N, A-B or a comma list") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ConfigError(f"--seeds {text!r}: no seeds, or a seed twice")
+    return seeds
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.=+-]+", "_", name)
+
+
+def seed_dir(path: Path, variant: Variant, seed: int) -> Path:
+    return path / "runs" / slug(variant.name) / f"seed-{seed}"
+
+
+def run_dir_in(folder: Path) -> Optional[Path]:
+    """The run directory inside a run's out_dir, if it was created."""
+    found = sorted(p for p in folder.glob("*") if (p / "config.toml").is_file())
+    return found[-1] if found else None
+
+
+def last_eval(run: Path) -> Optional[Dict[str, Any]]:
+    """The last evaluation row of a run's metrics.jsonl (None if it has none)."""
+    file = run / "metrics.jsonl"
+    if not file.is_file():
+        return None
+    rows = []
+    for line in file.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except ValueError:  # a line cut by a kill: the run resumes and rewrites it
+            continue
+    evals = [r for r in rows if r.get("kind") == "eval"]
+    return evals[-1] if evals else None
+
+
+def is_finished(run: Path) -> bool:
+    from .config import read_config  # light: no torch
+
+    row = last_eval(run)
+    return row is not None and row["step"] >= read_config(run / "config.toml").train.steps
+
+
