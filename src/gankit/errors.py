@@ -38,3 +38,9 @@ class UnknownNameError(GankitError, KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its message; we want it plain
         return str(self.args[0])
+
+
+class DivergenceError(RuntimeError):
+    """A loss or a parameter became NaN or infinite. Not a mistake of the user's input
+    (so not a :class:`GankitError`): ``gankit train`` reports it with the last good
+    checkpoint and exits with status 1."""
