@@ -27,6 +27,7 @@ def test_expand_and_seeds():
     assert [v.name for v in vs][:2] == ["a,data.name=ring,train.steps=1",
                                         "a,data.name=ring,train.steps=2"]
     assert len(vs) == 8 and vs[-1].preset is None and vs[0].sets[0] == "seed=3"
+    assert expand(["default"], [], [])[0].preset is None  # the built-in defaults
     assert parse_seeds("3") == [0, 1, 2] and parse_seeds("4-6") == [4, 5, 6]
     assert parse_seeds("0,7") == [0, 7]
 

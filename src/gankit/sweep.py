@@ -117,7 +117,8 @@ def run_engine(engine: str, jobs: List[tuple], workers: int, report) -> List[tup
 def add_sweep_parser(subparsers) -> None:
     p = subparsers.add_parser("sweep", help="variants x seeds in parallel, a table with "
                               "95%% intervals and paired comparisons")
-    p.add_argument("presets", nargs="*", help="config files (none: the built-in defaults)")
+    p.add_argument("presets", nargs="*", help="presets or config files ('default' or none: "
+                   "the built-in defaults)")
     p.add_argument("--axis", action="append", default=[], metavar="KEY=V1,V2",
                    help="multiply the variants by these values of KEY (repeatable)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

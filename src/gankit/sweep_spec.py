@@ -60,6 +60,7 @@ def expand(presets: List[Optional[str]], axes: List[str], sets: List[str]) -> Li
     combos = list(itertools.product(*[parse_axis(a) for a in axes])) or [()]
     out = []
     for preset in presets or [None]:
+        preset = None if preset == "default" else preset  # the built-in defaults
         stem = Path(preset).stem if preset else "default"
         for combo in combos:
             name = ",".join([stem, *combo])
