@@ -22,6 +22,7 @@ demo: $(STAMP)
 	$(BIN)/gankit train
 
 test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q
 
 test-all: $(STAMP)
