@@ -15,13 +15,12 @@ from __future__ import annotations
 import argparse
 
 import torch
+from steptime import hand_step, race  # benchmarks/steptime.py
 
 from gankit.components import load_config
 from gankit.data.images import to_unit_range
 from gankit.nets import build_net
 from gankit.train import Trainer
-
-from steptime import hand_step, race  # benchmarks/steptime.py
 
 PRESET = "configs/dcgan_digits.toml"
 

@@ -2,8 +2,8 @@
 
 Both train the non-saturating GAN on the 8-Gaussian ring with the same MLPs (width 128,
 depth 3, ReLU), batch size, Adam settings and mixture sampling; the hand loop runs once
-with torch's fused Adam (what gankit uses) and once with torch's default Adam. Timings alternate between
-the two in one process; the median of the repeats is reported.
+with torch's fused Adam (what gankit uses) and once with torch's default Adam. Timings
+alternate between the two in one process; the median of the repeats is reported.
 
     python benchmarks/loop_overhead.py [--steps 500] [--repeats 7] [--threads 1]
 """
@@ -13,12 +13,11 @@ import argparse
 import math
 
 import torch
+from steptime import hand_step, race  # benchmarks/steptime.py
 from torch import nn
 
 from gankit.components import load_config
 from gankit.train import Trainer
-
-from steptime import hand_step, race  # benchmarks/steptime.py
 
 
 def mlp(d_in: int, width: int, depth: int, d_out: int) -> nn.Sequential:

@@ -25,7 +25,6 @@ import torch
 from torch.nn import functional as F
 
 from gankit.components import load_config
-from gankit.nets import build_net
 from gankit.objectives.semisup import TestAccuracy
 from gankit.train import Trainer, make_optimizer
 

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from gankit.evaluate import add_eval_parser, run_eval
+from gankit.evaluate import add_eval_parser
 from gankit.metrics.features import FeatureStats
 
 
@@ -321,8 +321,7 @@ def test_digits_accuracy_and_sinkhorn_convergence_are_reported(tmp_path):
 
 def test_fid_alone_keeps_features_when_a_set_has_fewer_samples_than_dimensions(tmp_path):
     import gankit.evaluate as ev
-    from gankit.metrics.fid import FID
-    from gankit.metrics.fid import fid
+    from gankit.metrics.fid import FID, fid
 
     rng = np.random.default_rng(6)
     x, y = rng.normal(size=(30, 50)), rng.normal(size=(40, 50)) + 0.2
@@ -355,7 +354,6 @@ def test_outputs_that_are_directories_and_fake_side_stats_with_is(tmp_path):
 
 def test_save_stats_keeps_a_small_fake_set_on_the_cross_product_route(tmp_path):
     import gankit.evaluate as ev
-    from gankit.metrics.fid import FID
 
     rng = np.random.default_rng(7)
     parser = argparse.ArgumentParser()
@@ -369,9 +367,9 @@ def test_save_stats_keeps_a_small_fake_set_on_the_cross_product_route(tmp_path):
 
 
 def test_image_folders_are_read_lazily_a_batch_at_a_time(tmp_path, monkeypatch):
-    import gankit.evaluate as ev
-    from gankit.metrics.fid import FID
     from PIL import Image
+
+    import gankit.evaluate as ev
 
     rng = np.random.default_rng(1)
     for i in range(7):

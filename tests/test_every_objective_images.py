@@ -7,14 +7,13 @@ import signal
 import pytest
 import torch
 
+from conftest import tiny_sets
 from gankit.checkpoint import CheckpointManager
 from gankit.components import load_config
 from gankit.loop import fit
 from gankit.registry import OBJECTIVES
 from gankit.rundir import RunDir
 from gankit.train import Trainer
-
-from conftest import tiny_sets
 
 
 def digits_sets(tmp_path, objective, nets, steps=2):

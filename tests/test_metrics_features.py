@@ -59,7 +59,7 @@ def test_bad_features_are_refused(bad, msg):
 def test_stats_need_two_samples_and_one_dimension():
     s = FeatureStats().update(np.ones((1, 3)))
     with pytest.raises(ValueError, match="at least 2"):
-        s.cov
+        _ = s.cov
     with pytest.raises(ValueError, match="dimension 4, expected 3"):
         s.update(np.ones((2, 4)))
 

@@ -6,8 +6,13 @@ import pytest
 import torch
 
 from gankit.cli import main
-from gankit.metrics.protocol import (check_comparable, count_label, describe, parse_protocol,
-                                     weights_digest)
+from gankit.metrics.protocol import (
+    check_comparable,
+    count_label,
+    describe,
+    parse_protocol,
+    weights_digest,
+)
 from gankit.sweep_spec import SweepSpec, expand
 from gankit.sweep_table import summarise
 

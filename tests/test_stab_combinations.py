@@ -3,9 +3,9 @@ import json
 
 import pytest
 
-from stab_helpers import cli_train, only_run
-from gankit.registry import OBJECTIVES
 from gankit import objectives  # noqa: F401  (registers the objectives)
+from gankit.registry import OBJECTIVES
+from stab_helpers import cli_train, only_run
 
 TECHNIQUES = {
     "historical_averaging": ["stabilizers=[{name='historical_averaging', weight=0.01}]"],

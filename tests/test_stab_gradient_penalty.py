@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from stab_helpers import assert_resume_exact, cli_train
 from gankit.stabilizers.gradient_penalty import GradientPenalty
+from stab_helpers import assert_resume_exact, cli_train
 
 
 def make(**kw):

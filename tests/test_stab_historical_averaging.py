@@ -1,9 +1,9 @@
 import torch
 from torch import nn
 
-from stab_helpers import assert_resume_exact
 from gankit.config import from_dict
 from gankit.stabilizers.historical_averaging import HistoricalAveraging
+from stab_helpers import assert_resume_exact
 
 
 def make(weight=1.0, players="both"):

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from stab_helpers import assert_resume_exact
 from gankit.config import from_dict
 from gankit.stabilizers.instance_noise import InstanceNoise
+from stab_helpers import assert_resume_exact
 
 
 def make(**opts):

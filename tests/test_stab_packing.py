@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from stab_helpers import cli_train
 from gankit.config import from_dict
 from gankit.nets.mlp import MLP
+from stab_helpers import cli_train
 
 
 def test_pack_of_m_is_one_input_of_m_concatenated_samples():

@@ -1,11 +1,11 @@
 import pytest
 import torch
 
-from stab_helpers import assert_resume_exact
 from gankit.components import load_config
 from gankit.config import from_dict
 from gankit.nets.mlp import MLP
 from gankit.train import Trainer
+from stab_helpers import assert_resume_exact
 
 
 def net(role, **opts):

@@ -1,9 +1,9 @@
 import torch
 
-from stab_helpers import assert_resume_exact
 from gankit.config import from_dict
 from gankit.nets.layers import GaussianNoise, WeightNormLinear
 from gankit.nets.mlp import MLP
+from stab_helpers import assert_resume_exact
 
 
 def test_weight_norm_row_lengths_are_g_whatever_v():

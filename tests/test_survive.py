@@ -6,8 +6,8 @@ import torch
 
 from conftest import tiny_sets
 from gankit.components import load_config
-from gankit.rundir import RunDir
 from gankit.loop import fit
+from gankit.rundir import RunDir
 from gankit.train import DivergenceError, Trainer
 
 

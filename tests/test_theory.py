@@ -24,7 +24,7 @@ def test_optimal_discriminator_maximises_V():
         assert theory.value(other, P_DATA, P_G) < best
     # V is a sum of one term per x: a bounded scalar optimiser of each finds D*(x)
     for x in np.flatnonzero((P_DATA + P_G) > 1e-4):
-        res = minimize_scalar(lambda d: -theory.value([d], P_DATA[x:x + 1], P_G[x:x + 1]),
+        res = minimize_scalar(lambda d, x=x: -theory.value([d], P_DATA[x:x + 1], P_G[x:x + 1]),
                               bounds=(1e-9, 1 - 1e-9), method="bounded",
                               options={"xatol": 1e-10})
         assert res.x == pytest.approx(d_star[x], abs=1e-6)

@@ -8,8 +8,8 @@ from conftest import tiny_sets
 from gankit.checkpoint import CheckpointManager
 from gankit.cli import main
 from gankit.components import load_config
-from gankit.rundir import RunDir
 from gankit.loop import fit
+from gankit.rundir import RunDir
 from gankit.train import DivergenceError, Trainer
 
 

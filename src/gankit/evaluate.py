@@ -34,7 +34,6 @@ from .metrics.protocol import parse_protocol
 from .metrics.stats_file import StatsFile, is_stats_file, load_stats_file, save_stats_file
 from .registry import METRICS
 
-
 # ---------------------------------------------------------------- reading samples
 
 def _is_run_dir(path: Path) -> bool:

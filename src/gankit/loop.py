@@ -20,6 +20,7 @@ from .grids import GRID_SIZE
 from .rundir import RunDir
 from .train import DivergenceError, Trainer
 
+
 class _Mean:
     """Running means of the logged values between two log lines."""
 

@@ -30,8 +30,16 @@ from typing import List
 from .checkpoint import atomic_write_bytes
 from .config import ConfigError
 from .html_report import sweep_page
-from .sweep_spec import (SPEC, SweepSpec, Variant, expand, is_finished, parse_seeds,
-                         run_dir_in, seed_dir)
+from .sweep_spec import (
+    SPEC,
+    SweepSpec,
+    Variant,
+    expand,
+    is_finished,
+    parse_seeds,
+    run_dir_in,
+    seed_dir,
+)
 from .sweep_table import collect, format_table, summarise, sweep_figures
 
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}

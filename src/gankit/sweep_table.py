@@ -14,6 +14,7 @@ from .intervals import format_interval, paired, t_interval
 from .metrics.protocol import check_comparable
 from .sweep_spec import SweepSpec, is_finished, last_eval, run_dir_in, seed_dir
 
+
 def collect(spec: SweepSpec, path: Path) -> Dict[str, Dict[int, Dict[str, Any]]]:
     """variant -> seed -> the last evaluation of that run (finished runs only)."""
     out: Dict[str, Dict[int, Dict[str, Any]]] = {}

@@ -7,10 +7,11 @@ Goodfellow et al. (2014), Sec. 4:
 - Theorem 1: the virtual training criterion C(G) = V(D*_G, G) equals
   -log 4 + 2 JSD(p_data || p_g) (eq. 6), so its minimum -log 4 is reached iff p_g = p_data.
 
-Huszár (2016), "An Alternative Update Rule for Generative Adversarial Networks": for P^(N), the law of N i.i.d.
-draws, KL(P^(N) || Q^(N)) = N KL(P || Q) but JS(P^(N) || Q^(N)) <= N JS(P || Q). For
-Bernoulli P, Q the N-fold products are enumerated exactly through the count of ones k:
-every sequence with k ones has probability p^k (1 - p)^(N - k), and there are C(N, k).
+Huszár (2016), "An Alternative Update Rule for Generative Adversarial Networks": for
+P^(N), the law of N i.i.d. draws, KL(P^(N) || Q^(N)) = N KL(P || Q) but
+JS(P^(N) || Q^(N)) <= N JS(P || Q). For Bernoulli P, Q the N-fold products are
+enumerated exactly through the count of ones k: every sequence with k ones has
+probability p^k (1 - p)^(N - k), and there are C(N, k).
 
 ``python -m gankit.theory --out fig.png`` (or benchmarks/minibatch_divergence.py) draws
 the post's figure: p = 0.2, q in [0, 1], N = 1, 2, 3, 8, JS in bits.

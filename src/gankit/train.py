@@ -17,7 +17,10 @@ from typing import Any, Dict, List, Optional
 import torch
 from torch import nn
 
-from . import seeds
+from . import (
+    metrics,  # noqa: F401  (registers the metrics)
+    seeds,
+)
 from .accel import Precision, compiled
 from .checkpoint import CheckpointManager
 from .components import resolve_config
@@ -26,7 +29,6 @@ from .data import build_dataset
 from .distributed import World, device_for
 from .ema import GeneratorEMA
 from .evalmode import eval_mode
-from . import metrics  # noqa: F401  (registers the metrics)
 from .metrics.training import Evaluator
 from .nets import build_net
 from .nets.layers import sample_noise

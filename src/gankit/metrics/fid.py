@@ -22,8 +22,7 @@ import scipy.linalg.lapack as lapack
 import torch
 
 from .base import EvalData, Metric, register
-from .features import (ArrayLike, FeatureStats, check_features, check_same_dim,
-                       symmetric_from_upper)
+from .features import ArrayLike, FeatureStats, check_features, check_same_dim, symmetric_from_upper
 
 _BLOCK = 256  # rows per block when symmetrising a covariance
 

@@ -16,9 +16,10 @@ the cubic polynomial kernel k(x, y) = (x.y / d + 1)^3, averaged over random subs
 
 MMD's three kernel sums are accumulated over row blocks of the Gram matrix of the
 stacked sample [x; y], 128 MB of kernel at a time (10,000 + 10,000 points: 256 MB at
-the peak, measured) rather than several 3 GB (m + n)^2 matrices; the Gaussian kernel's distances are taken after centring the pooled
-sample (they do not change, but their rounding does when the features have a large
-offset). KID's subsets use float32 Gram products by default (see :func:`kid_values`).
+the peak, measured) rather than several 3 GB (m + n)^2 matrices; the Gaussian kernel's
+distances are taken after centring the pooled sample (they do not change, but their
+rounding does when the features have a large offset). KID's subsets use float32 Gram
+products by default (see :func:`kid_values`).
 """
 from __future__ import annotations
 
@@ -44,9 +45,10 @@ _BLOCK_ENTRIES = 1 << 24  # kernel entries per row block (128 MB of float64)
 
 def _blockwise_mmd2(z: np.ndarray, m: int, kernel: Callable[[np.ndarray, slice], np.ndarray]
                     ) -> float:
-    """Unbiased MMD^2 (Gretton et al. 2012, eq. 3) of the stacked sample ``z`` = [x; y] (x = its first
-    ``m`` rows), the kernel applied to row blocks of the Gram matrix: ``kernel(g, rows)``
-    maps the block ``g = z[rows] z^T`` to kernel values (it may overwrite ``g``)."""
+    """Unbiased MMD^2 (Gretton et al. 2012, eq. 3) of the stacked sample ``z`` = [x; y]
+    (x = its first ``m`` rows), the kernel applied to row blocks of the Gram matrix:
+    ``kernel(g, rows)`` maps the block ``g = z[rows] z^T`` to kernel values (it may
+    overwrite ``g``)."""
     n_all = z.shape[0]
     n = n_all - m
     if m < 2 or n < 2:

@@ -8,8 +8,7 @@ from torch import nn
 from ..config import NetConfig
 from ..plugins import build
 from ..registry import NETS
-from . import began, mlp  # noqa: F401  (registers began, mlp)
-from . import dcgan, improved_gan  # noqa: F401  (registers dcgan, improved_gan)
+from . import began, dcgan, improved_gan, mlp  # noqa: F401  (importing registers them)
 
 
 def build_net(role: str, cfg: NetConfig, shape: Tuple[int, ...]) -> nn.Module:

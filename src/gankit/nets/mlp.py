@@ -18,9 +18,17 @@ from torch import nn
 
 from ..config import opt
 from ..registry import NETS
-from .layers import (GaussianNoise, MinibatchDiscrimination, VirtualBatchNorm1d,
-                     WeightNormLinear, activation, data_range, pack,
-                     refuse_generator_sn, spectral_normed)
+from .layers import (
+    GaussianNoise,
+    MinibatchDiscrimination,
+    VirtualBatchNorm1d,
+    WeightNormLinear,
+    activation,
+    data_range,
+    pack,
+    refuse_generator_sn,
+    spectral_normed,
+)
 
 
 def _linear(d_in: int, d_out: int, weightnorm: bool) -> nn.Module:

@@ -4,10 +4,18 @@ from __future__ import annotations
 from ..config import ObjectiveConfig
 from ..plugins import build
 from ..registry import OBJECTIVES
-from . import minimax  # noqa: F401  (registers minimax, nonsaturating)
-from . import began, feature_matching, preference, sinkhorn, wgan, wgan_gp  # noqa: F401
-from . import hinge, rpgan  # noqa: F401  (registers hinge, rpgan)
-from . import semisup  # noqa: F401  (registers semisup and the 'accuracy' metric)
+from . import (  # noqa: F401  (importing registers them; semisup also 'accuracy')
+    began,
+    feature_matching,
+    hinge,
+    minimax,
+    preference,
+    rpgan,
+    semisup,
+    sinkhorn,
+    wgan,
+    wgan_gp,
+)
 from .base import Objective
 
 

@@ -6,8 +6,7 @@ from typing import List
 from ..config import StabilizerConfig
 from ..plugins import build
 from ..registry import STABILIZERS
-from . import (gradient_penalty, historical_averaging, instance_noise,  # noqa: F401
-               label_smoothing, vbn)
+from . import gradient_penalty, historical_averaging, instance_noise, label_smoothing, vbn  # noqa: F401
 from .base import Stabilizer
 
 

@@ -9,9 +9,9 @@ with D_psi the discriminator's logit (before the sigmoid). Added to D's loss onl
 paper proves that the non-saturating GAN with either penalty is locally convergent at
 an equilibrium where the generator matches the data, where unregularised GANs and
 WGAN-GP need not be; on the 2D toys it is what brings every mode in with balanced
-mass (BENCHMARKS.md, "Toy modes", "Stabilizers"). Unlike WGAN-GP's penalty, which asks for unit gradient
-norm on lines between real and generated points, this one pushes D's gradient to 0 on
-the data (R1) or the generated samples (R2).
+mass (BENCHMARKS.md, "Toy modes", "Stabilizers"). Unlike WGAN-GP's penalty, which asks
+for unit gradient norm on lines between real and generated points, this one pushes D's
+gradient to 0 on the data (R1) or the generated samples (R2).
 
 Lazy regularisation (Karras et al. 2020, StyleGAN2, Sec. 3.1): with ``every = N`` the
 penalty is computed on one discriminator step in N only, and multiplied by N there, so
@@ -29,10 +29,9 @@ tenfold (e.g. 0.05 -> 0.005 on CIFAR-10) while the learning rate decays.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional
-
-import math
 
 import torch
 from torch import Tensor
