@@ -4,7 +4,10 @@ One process, same inputs for everyone, printed ratios (reference time / gankit t
   * FID from 10,000 x 2048 features: pytorch-fid's way (np.cov + scipy.linalg.sqrtm of
     the product) and torchmetrics' (double X^T X sums + eigvals of the product);
   * KID (100 subsets of 1000) vs torchmetrics' poly_mmd on the very same subsets;
-  * Sinkhorn, n = 1000, several eps, vs POT ot.sinkhorn2(method="sinkhorn_log");
+  * Sinkhorn, n = 1000 (2-D, 64-d), 300 (8-d) and 256, eps absolute and relative to the
+    mean cost, vs POT ot.sinkhorn2 plain and log-domain and gankit's own log path; the
+    eval metric's divergence call; eps = 1e-3 x mean cost; the Sinkhorn loss's training
+    step against a non-saturating step (batch 256, ring and grid);
   * Inception-v3 (random weights) feature extraction, images/s on the CPU;
   * memory: FeatureStats on float32 features, Gaussian MMD (tracemalloc peaks).
 
@@ -33,7 +36,7 @@ from gankit.metrics.features import FeatureStats
 from gankit.metrics.fid import fid_from_stats
 from gankit.metrics.inception import InceptionV3FID
 from gankit.metrics.kid import kid_values, subset_indices
-from gankit.ot import cost_matrix, sinkhorn_solve
+from gankit.ot import cost_matrix, sinkhorn_divergence_solve, sinkhorn_solve
 
 
 REPEAT = 1  # runs per timed call (--repeat); the best time is reported
@@ -170,45 +173,137 @@ def bench_kid(x, y, n_subsets):
           f"{abs(ref32.mean() - ref.mean()) / abs(ref.mean()):.1e}")
 
 
-def pot_sinkhorn(C, eps, tol, n_iters):
+def _pot(method, C, eps, tol, n_iters, plan=False):
+    """POT's Sinkhorn on uniform marginals: sinkhorn2's value, or the plan."""
     import ot
 
     n, m = C.shape
+    fn = ot.sinkhorn if plan else ot.sinkhorn2
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        value = ot.sinkhorn2(np.full(n, 1 / n), np.full(m, 1 / m), C, eps,
-                             method="sinkhorn_log", numItermax=n_iters, stopThr=tol)
-    return float(value), caught
+        out = fn(np.full(n, 1 / n), np.full(m, 1 / m), C, eps, method=method,
+                 numItermax=n_iters, stopThr=tol)
+    return (out if plan else float(out)), caught
 
 
-def bench_sinkhorn(n, eps_list, tol):
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(n, 2, generator=g, dtype=torch.float64)
-    y = torch.randn(n, 2, generator=g, dtype=torch.float64) * 0.5 + 1
+def _l1_marginals(P):
+    """L1 error of both marginals of a plan on uniform marginals."""
+    P = np.asarray(P)
+    n, m = P.shape
+    return np.abs(P.sum(1) - 1 / n).sum() + np.abs(P.sum(0) - 1 / m).sum()
+
+
+def _clouds(n, d, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, d, generator=g, dtype=torch.float64)
+    return x, torch.randn(n, d, generator=g, dtype=torch.float64) * 0.5 + 1
+
+
+def sinkhorn_row(label, C, eps, tol, n_iters=100_000, log_path=True, pot_log=True):
+    """One problem: gankit's fast path, its log path (the solver before the fast path),
+    POT plain sinkhorn2 and POT sinkhorn_log, same tolerance; L1 errors of both
+    marginals of the plans; ratios are reference time / gankit time."""
+    r, t_fast = timed(sinkhorn_solve, C, eps, n_iters, tol)
+    Cn = C.numpy()
+    (plain, caught), t_plain = timed(_pot, "sinkhorn", Cn, eps, tol, n_iters)
+    pot_plan, _ = _pot("sinkhorn", Cn, eps, tol, n_iters, plan=True)
+    line = (f"Sinkhorn {label}: gankit {t_fast * 1e3:.1f} ms ({r.n_iters} it, err "
+            f"{_l1_marginals(r.plan):.1e}); POT plain {t_plain * 1e3:.1f} ms (err "
+            f"{_l1_marginals(pot_plan):.1e}, {len(caught)} warnings) = {t_plain / t_fast:.2f}x")
+    if log_path:
+        rl, t_log = timed(sinkhorn_solve, C, eps, n_iters, tol, method="log")
+        line += (f"; gankit log path {t_log * 1e3:.1f} ms ({rl.n_iters} it) = "
+                 f"{t_log / t_fast:.1f}x")
+    if pot_log:
+        (_, _), t_plog = timed(_pot, "sinkhorn_log", Cn, eps, tol, n_iters)
+        line += f"; POT sinkhorn_log {t_plog * 1e3:.1f} ms = {t_plog / t_fast:.1f}x"
+    rel = abs(plain - r.cost.item()) / abs(r.cost.item())
+    print(line + f"; rel diff to POT plain {rel:.1e}", flush=True)
+
+
+def bench_sinkhorn(quick):
+    """Absolute eps on 2-D clouds (tol 1e-9), then eps relative to the mean cost on the
+    cases of the fast-path goal (tol 1e-6): 2-D, 8-d, 64-d and a training batch."""
+    n = 300 if quick else 1000
+    x, y = _clouds(n, 2)
     C = cost_matrix(x, y)
-    for eps in eps_list:
-        r, t_ours = timed(sinkhorn_solve, C, eps, 100_000, tol)
-        (ref, caught), t_pot = timed(pot_sinkhorn, C.numpy(), eps, tol, 100_000)
-        rel = abs(ref - r.cost.item()) / r.cost.item()
-        print(f"Sinkhorn n={n} eps={eps:g} tol={tol:g}: gankit {t_ours:.2f}s ({r.n_iters} it) "
-              f"POT sinkhorn_log {t_pot:.2f}s ({t_pot / t_ours:.1f}x); rel diff {rel:.1e}; "
-              f"POT warnings: {len(caught)}")
+    for eps in (1.0, 0.3, 0.1):
+        sinkhorn_row(f"n={n} 2-d eps={eps:g} tol 1e-9", C, eps, 1e-9)
+    for n, d, rel in ((n, 2, 0.1), (n, 2, 0.02), (300, 8, 0.02), (n, 64, 0.02),
+                      (256, 2, 0.02)):
+        C = cost_matrix(*_clouds(n, d))
+        sinkhorn_row(f"n={n} {d}-d eps={rel:g} x mean cost tol 1e-6", C,
+                     rel * C.mean().item(), 1e-6)
+
+
+def bench_sinkhorn_metric():
+    """The eval metric's call: the debiased divergence of 300 + 300 points in 8-d from
+    one distribution, eps = 0.05 x mean cost, 1000 iterations, tol 1e-6."""
+    from functools import partial
+
+    x, y = _clouds(300, 8)
+    y = (y - 1) * 2  # the same distribution as x
+    eps = 0.05 * cost_matrix(x, y).mean().item()
+    fast, t_fast = timed(sinkhorn_divergence_solve, x, y, eps, 1000, 1e-6)
+    log, t_log = timed(partial(sinkhorn_divergence_solve, method="log"), x, y, eps, 1000, 1e-6)
+    print(f"Sinkhorn metric call (300 + 300, 8-d, eps 0.05 x mean, 1000 it, tol 1e-6): "
+          f"gankit {t_fast * 1e3:.1f} ms (err {fast.err:.1e}); log path (before) "
+          f"{t_log * 1e3:.1f} ms (err {log.err:.1e}) = {t_log / t_fast:.1f}x; values "
+          f"{fast.value.item():.6g} / {log.value.item():.6g}", flush=True)
 
 
 def bench_sinkhorn_small_eps(n):
-    import ot
-
-    g = torch.Generator().manual_seed(0)
-    x, y = torch.randn(n, 2, generator=g, dtype=torch.float64), torch.randn(n, 2, generator=g, dtype=torch.float64) + 1
+    """eps = 1e-3 x mean cost: POT's plain Sinkhorn overflows; ours after 200 and 1000
+    iterations, and the log path's cold start after as many."""
+    x, y = _clouds(n, 2)
     C = cost_matrix(x, y)
-    eps = 1e-3
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        plain = ot.sinkhorn2(np.full(n, 1 / n), np.full(n, 1 / n), C.numpy(), eps, numItermax=200)
-    r = sinkhorn_solve(C, eps, 200, tol=0)
-    msgs = sorted({str(w.message).split("\n")[0][:60] for w in caught})
-    print(f"Sinkhorn n={n} eps={eps:g}, 200 iterations: POT plain sinkhorn -> {plain:.3g} "
-          f"(warnings: {msgs}); gankit log-domain -> {r.cost.item():.6g} (finite)")
+    eps = 1e-3 * C.mean().item()
+    plain, caught = _pot("sinkhorn", C.numpy(), eps, 1e-6, 1000)
+    msgs = sorted({str(w.message).split("\n")[0][:40] for w in caught})
+    for it in (200, 1000):
+        r, t = timed(sinkhorn_solve, C, eps, it, 1e-9)
+        rl = sinkhorn_solve(C, eps, it, 1e-9, method="log")
+        print(f"Sinkhorn n={n} eps=1e-3 x mean cost, {it} it: gankit {r.cost.item():.6g} "
+              f"(err {r.err:.1e}, {t * 1e3:.0f} ms); log path {rl.cost.item():.6g} (err "
+              f"{rl.err:.1e}); POT plain -> {plain:.3g} (warnings: {msgs})", flush=True)
+
+
+def bench_sinkhorn_loss(steps):
+    """One training step of the Sinkhorn loss (defaults: eps 0.05, L = 100, debiased,
+    envelope) against a non-saturating step, batch 256, toy data, alternated in one
+    process; 'before' runs the loss on the log path, the solver it had before."""
+    from functools import partial
+    import statistics
+
+    import gankit.objectives.sinkhorn as obj
+    from gankit.components import load_config
+    from gankit.ot import sinkhorn_divergence
+    from gankit.train import Trainer
+
+    def step_time(t, n):
+        t.train_step()
+        start = time.perf_counter()
+        for _ in range(n):
+            t.train_step()
+        return (time.perf_counter() - start) / n
+
+    for data in ("ring", "grid"):
+        sets = ["data.batch_size=256", f"data.name='{data}'"]
+        ns = Trainer(load_config(sets=sets + ["objective.name='nonsaturating'"]))
+        sk = Trainer(load_config(sets=sets + ["objective.name='sinkhorn'"]))
+        times = {"ns": [], "fast": [], "log": []}
+        for _ in range(max(REPEAT, 3)):
+            times["ns"].append(step_time(ns, steps))
+            times["fast"].append(step_time(sk, steps))
+            obj.sinkhorn_divergence = partial(sinkhorn_divergence, method="log")
+            times["log"].append(step_time(sk, max(steps // 10, 2)))
+            obj.sinkhorn_divergence = sinkhorn_divergence
+        best = {k: min(v) for k, v in times.items()}
+        print(f"Sinkhorn loss step, {data}, batch 256: {best['fast'] * 1e3:.1f} ms = "
+              f"{best['fast'] / best['ns']:.2f}x a non-saturating step "
+              f"({best['ns'] * 1e3:.1f} ms); log path (before) {best['log'] * 1e3:.0f} ms = "
+              f"{best['log'] / best['ns']:.1f}x; median fast "
+              f"{statistics.median(times['fast']) * 1e3:.1f} ms", flush=True)
 
 
 def bench_inception(batch, n_batches):
@@ -282,8 +377,10 @@ def main():
     if run("kid"):
         bench_kid(x, y, 5 if args.quick else 100)
     if run("sinkhorn"):
-        bench_sinkhorn(300 if args.quick else 1000, (1.0, 0.3, 0.1), 1e-9)
+        bench_sinkhorn(args.quick)
+        bench_sinkhorn_metric()
         bench_sinkhorn_small_eps(300 if args.quick else 1000)
+        bench_sinkhorn_loss(5 if args.quick else 50)
     if run("inception"):
         bench_inception(16, 1 if args.quick else 4)
     if run("memory"):

@@ -72,23 +72,26 @@ def _check_mass(log_a: Tensor, log_b: Tensor) -> None:
         raise ValueError("marginals a and b must have the same total mass")
 
 
-def _check_inputs(C: Tensor, eps: float, n_iters: int) -> None:
+def _check_inputs(C: Tensor, eps: float, n_iters: int) -> float:
+    """Refuses bad input; returns max |C| (one pass over C)."""
     if C.dim() < 2:
         raise ValueError(f"cost matrix: expected shape (..., n, m), got {tuple(C.shape)}")
     if not torch.is_floating_point(C):
         raise ValueError(f"cost matrix: wrong dtype {C.dtype}; expected floating point")
-    if not torch.isfinite(C).all():
+    if C.numel() == 0:
+        raise ValueError(f"cost matrix is empty (shape {tuple(C.shape)})")
+    lo, hi = torch.aminmax(C.detach())  # NaN and inf propagate
+    top = max(-float(lo), float(hi))
+    if not math.isfinite(top):
         raise ValueError("cost matrix contains NaN or inf")
     if not (eps > 0 and math.isfinite(eps)):
         raise ValueError(f"eps must be positive and finite, got {eps}")
     if n_iters < 1:
         raise ValueError(f"n_iters must be >= 1, got {n_iters}")
-    if C.numel() == 0:
-        raise ValueError(f"cost matrix is empty (shape {tuple(C.shape)})")
-    top = float(C.detach().abs().max())
     if not math.isfinite(top / eps) or top / eps > torch.finfo(C.dtype).max / 4:
         raise ValueError(f"eps = {eps:g} is too small for costs up to {top:.3g} in "
                          f"{C.dtype} (C / eps overflows)")
+    return top
 
 
 def _row_error(u: Tensor, lse_row: Tensor, log_a: Tensor) -> float:
@@ -143,17 +146,21 @@ _STAGE_ITERS = 3  # iterations at each eps above the target
 _OMEGA_MAX = 1.9  # largest over-relaxation at the target eps (1 = plain Sinkhorn)
 
 
+def _numpy_ok(t: Tensor) -> bool:
+    return t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64)
+
+
 def _exp_(x: Tensor) -> Tensor:
     """exp in place; numpy's vectorised exp on the CPU (about 2x torch's in float64)."""
-    if x.device.type == "cpu" and x.is_contiguous():
+    if _numpy_ok(x) and x.is_contiguous():
         np.exp(x.numpy(), out=x.numpy())
         return x
     return x.exp_()
 
 
 def _views(*ts: Tensor):
-    """numpy views of CPU tensors (shared memory), the tensors themselves elsewhere."""
-    return [t.numpy() if t.device.type == "cpu" else t for t in ts]
+    """numpy views of CPU float tensors (shared memory), the tensors themselves else."""
+    return [t.numpy() if _numpy_ok(t) else t for t in ts]
 
 
 def _tensor(x) -> Tensor:
@@ -208,10 +215,11 @@ class _Relaxation:
         self.errs.append(err)
 
 
-def _eps_schedule(C: Tensor, eps: float, n_iters: int) -> list:
-    """eps-scaling (Schmitzer 2019, Sec. 3.2; Feydy et al. 2019, Sec. 3.3): eps_0 = max C,
-    times _RATIO down to ``eps``; a single stage when the budget cannot afford the ladder."""
-    e, out = float(C.max()), []
+def _eps_schedule(top: float, eps: float, n_iters: int) -> list:
+    """eps-scaling (Schmitzer 2019, Sec. 3.2; Feydy et al. 2019, Sec. 3.3): eps_0 = max |C|
+    (``top``), times _RATIO down to ``eps``; a single stage when the budget cannot
+    afford the ladder."""
+    e, out = top, []
     while e > eps / _RATIO:
         out.append(e)
         e *= _RATIO
@@ -267,13 +275,13 @@ class _Unstable(Exception):
 
 
 def _scaling_iterate(C: Tensor, eps: float, log_a: Tensor, log_b: Tensor, n_iters: int,
-                     tol: float, check_every: int):
+                     tol: float, check_every: int, top: float):
     """Stabilised scaling Sinkhorn with absorption and eps-scaling (Schmitzer 2019,
     Alg. 2 and Sec. 3.2), over-relaxed at the target eps. Returns plan, f, g,
     iterations, row error."""
     a, b = log_a.exp(), log_b.exp()
     buf, g, it, big = torch.empty_like(C), torch.zeros_like(log_b), 0, _big(C.dtype)
-    schedule = _eps_schedule(C, eps, n_iters)
+    schedule = _eps_schedule(top, eps, n_iters)
     for k, e in enumerate(schedule):
         final = k == len(schedule) - 1
         relax = _Relaxation(final and _OMEGA_MAX > 1, check_every)
@@ -319,13 +327,13 @@ def _sym_stage(K, u, a, budget: int, tol: float, check_every: int, big: float):
 
 
 def _symmetric_iterate(C: Tensor, eps: float, log_a: Tensor, n_iters: int, tol: float,
-                       check_every: int):
+                       check_every: int, top: float):
     """Symmetric Sinkhorn (Feydy et al. 2019, Sec. 3.1) with absorption and eps-scaling
     (Schmitzer 2019) for C = C^T, a = b. Returns plan, f, g (= f), iterations, error."""
     a = log_a.exp()
     C = 0.5 * (C + C.transpose(-2, -1))
     buf, f, it, big = torch.empty_like(C), torch.zeros_like(log_a), 0, _big(C.dtype)
-    schedule = _eps_schedule(C, eps, n_iters)
+    schedule = _eps_schedule(top, eps, n_iters)
     for k, e in enumerate(schedule):
         final = k == len(schedule) - 1
         while True:
@@ -353,13 +361,13 @@ def _log_solve(C, eps, log_a, log_b, n_iters, tol, check_every, grad, v0=None):
     return plan, eps * u, eps * v, iters, err
 
 
-def _fast_solve(C, eps, log_a, log_b, n_iters, tol, check_every, symmetric):
+def _fast_solve(C, eps, log_a, log_b, n_iters, tol, check_every, symmetric, top):
     """The scaling path, handing over to the log domain if it ever meets inf / NaN."""
     try:
         with np.errstate(all="ignore"):
             if symmetric:
-                return _symmetric_iterate(C, eps, log_a, n_iters, tol, check_every)
-            return _scaling_iterate(C, eps, log_a, log_b, n_iters, tol, check_every)
+                return _symmetric_iterate(C, eps, log_a, n_iters, tol, check_every, top)
+            return _scaling_iterate(C, eps, log_a, log_b, n_iters, tol, check_every, top)
     except _Unstable as bad:
         plan, f, g, iters, err = _log_solve(C, eps, log_a, log_b, max(n_iters - bad.iters, 1),
                                             tol, check_every, "envelope", bad.g / eps)
@@ -398,7 +406,7 @@ def sinkhorn_solve(C: Tensor, eps: float, n_iters: int = 100, tol: float = 1e-6,
         raise ValueError(f"method must be 'auto', 'scaling' or 'log', got {method!r}")
     if check_every < 1:
         raise ValueError(f"check_every must be >= 1, got {check_every}")
-    _check_inputs(C, eps, n_iters)
+    top = _check_inputs(C, eps, n_iters)
     n, m = C.shape[-2:]
     log_a, log_b = _log_weights(a, C, n, "a"), _log_weights(b, C, m, "b")
     _check_mass(log_a, log_b)
@@ -415,8 +423,8 @@ def sinkhorn_solve(C: Tensor, eps: float, n_iters: int = 100, tol: float = 1e-6,
     else:
         with torch.no_grad():
             plan, f, g, iters, err = _fast_solve(C.detach(), eps, log_a, log_b, n_iters, tol,
-                                                 check_every, symmetric)
-    cost = (C * plan).sum((-2, -1))
+                                                 check_every, symmetric, top)
+    cost = torch.einsum("...ij,...ij->...", C, plan)  # sum_ij C_ij P_ij, no n x m temporary
     if not torch.isfinite(cost).all():
         raise ValueError(f"Sinkhorn cost is not finite at eps = {eps:g} in {C.dtype}; use a "
                          "larger eps or float64")
