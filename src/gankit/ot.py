@@ -10,20 +10,20 @@ Two paths solve it. The default ("scaling") keeps these matrix-vector iterations
 fast as plain Sinkhorn, but on a stabilised kernel K~_ij = exp((f_i + g_j - C_ij) / eps)
 whose dual potentials f, g absorb the scalings whenever these grow large, so nothing
 overflows or underflows where it matters (Schmitzer 2019, "Stabilized Sparse Scaling
-Algorithms for Entropy Regularized Transport Problems", Sec. 3.1 and Alg. 2); eps is
-lowered geometrically from max C to its target (eps-scaling, same paper Sec. 3.2), the
-iterations at the target are over-relaxed (Thibault et al. 2017, "Overrelaxed
+Algorithms for Entropy Regularized Transport Problems": log-domain stabilisation by
+absorption, and eps-scaling: eps is lowered geometrically from max |C| to its target);
+the iterations at the target eps are over-relaxed (Thibault et al. 2017, "Overrelaxed
 Sinkhorn-Knopp Algorithm for Regularized Optimal Transport"), and the self-transport
 terms of the debiased divergence take the symmetric update f <- (f + T(f)) / 2 (Feydy
 et al. 2019, "Interpolating between Optimal Transport and MMD using Sinkhorn
-Divergences", Sec. 3.1). The "log" path runs the same iterations on the scaled dual
-potentials u = log a, v = log b with log-sum-exp (Peyre & Cuturi 2019, "Computational
-Optimal Transport", Remark 4.23), from v = 0, and is differentiable:
+Divergences"). The "log" path runs the same iterations on the scaled dual potentials
+u = log a, v = log b with log-sum-exp (Peyre & Cuturi 2019, "Computational Optimal
+Transport", Remark 4.23), from v = 0, and is differentiable:
 
     u_i = log mu_i - LSE_j(v_j - C_ij / eps),   v_j = log nu_j - LSE_i(u_i - C_ij / eps),
     P_ij = exp(u_i + v_j - C_ij / eps).
 
-Both reach the same fixed point; BENCHMARKS.md (Metrics) times them against POT.
+Both reach the same fixed point; BENCHMARKS.md (Metrics, Sinkhorn) times them against POT.
 
 The marginals mu, nu default to uniform probability vectors (the seed's all-ones
 marginals give n times the same cost). One solver serves the metric
@@ -141,7 +141,7 @@ def _iterate(Ce: Tensor, log_a: Tensor, log_b: Tensor, n_iters: int, tol: float,
 # The fast path: scaling iterations on a stabilised kernel (Schmitzer 2019). Its loops
 # run on numpy views of CPU tensors (a small-vector operation costs about a third of
 # torch's there) and on the tensors themselves elsewhere; the same code serves both.
-_RATIO = 0.25  # eps-scaling: eps_{k+1} = _RATIO * eps_k (Schmitzer 2019, Sec. 3.2)
+_RATIO = 0.25  # eps-scaling: eps_{k+1} = _RATIO * eps_k (Schmitzer 2019)
 _STAGE_ITERS = 3  # iterations at each eps above the target
 _OMEGA_MAX = 1.9  # largest over-relaxation at the target eps (1 = plain Sinkhorn)
 
@@ -182,8 +182,8 @@ def _out_of_range(x, big: float) -> bool:
 
 
 def _big(dtype: torch.dtype) -> float:
-    """Absorption threshold: 1e61 in float64, 5e7 in float32, so that u_i K_ij v_j stays
-    representable wherever it matters (Schmitzer 2019, Sec. 4.1, tau)."""
+    """Absorption threshold: about 4e61 in float64, 5e7 in float32, so that u_i K_ij v_j
+    stays representable wherever it matters (Schmitzer 2019's absorption bound)."""
     return math.exp(0.2 * math.log(torch.finfo(dtype).max))
 
 
@@ -216,7 +216,7 @@ class _Relaxation:
 
 
 def _eps_schedule(top: float, eps: float, n_iters: int) -> list:
-    """eps-scaling (Schmitzer 2019, Sec. 3.2; Feydy et al. 2019, Sec. 3.3): eps_0 = max |C|
+    """eps-scaling (Schmitzer 2019; as in Feydy et al. 2019's solver): eps_0 = max |C|
     (``top``), times _RATIO down to ``eps``; a single stage when the budget cannot
     afford the ladder."""
     e, out = top, []
@@ -235,7 +235,7 @@ def _stage_budget(n_iters: int, it: int, stages_left: int, final: bool) -> int:
 
 def _row_kernel(C: Tensor, g: Tensor, e: float, a: Tensor, buf: Tensor):
     """A log-domain row update fused with building the stabilised kernel (Schmitzer 2019,
-    Sec. 3.1, absorption): K~_ij = exp((f_i + g_j - C_ij) / e) with
+    absorption): K~_ij = exp((f_i + g_j - C_ij) / e) with
     f_i = -max_j (g_j - C_ij), so every row of K~ has maximum 1 and none underflows
     whole; u = a / K~ 1 completes the row update. Returns K~ (in ``buf``), f, u."""
     K = torch.add((g / e).unsqueeze(-2), C, alpha=-1.0 / e, out=buf)
@@ -276,8 +276,8 @@ class _Unstable(Exception):
 
 def _scaling_iterate(C: Tensor, eps: float, log_a: Tensor, log_b: Tensor, n_iters: int,
                      tol: float, check_every: int, top: float):
-    """Stabilised scaling Sinkhorn with absorption and eps-scaling (Schmitzer 2019,
-    Alg. 2 and Sec. 3.2), over-relaxed at the target eps. Returns plan, f, g,
+    """Stabilised scaling Sinkhorn with absorption and eps-scaling (Schmitzer 2019),
+    over-relaxed at the target eps. Returns plan, f, g,
     iterations, row error."""
     a, b = log_a.exp(), log_b.exp()
     buf, g, it, big = torch.empty_like(C), torch.zeros_like(log_b), 0, _big(C.dtype)
@@ -311,7 +311,7 @@ def _sym_kernel(C: Tensor, f: Tensor, e: float, buf: Tensor):
 
 
 def _sym_stage(K, u, a, budget: int, tol: float, check_every: int, big: float):
-    """The symmetric update f <- (f + T(f)) / 2 of Feydy et al. 2019 (Sec. 3.1) in
+    """The symmetric update f <- (f + T(f)) / 2 of Feydy et al. 2019 in
     scaling form, u <- sqrt(u a / K u): one product per iteration on OT(x, x). Returns
     u (plan u_i K_ij u_j), iterations and the row error (= the column error)."""
     for it in range(1, budget + 1):
@@ -328,7 +328,7 @@ def _sym_stage(K, u, a, budget: int, tol: float, check_every: int, big: float):
 
 def _symmetric_iterate(C: Tensor, eps: float, log_a: Tensor, n_iters: int, tol: float,
                        check_every: int, top: float):
-    """Symmetric Sinkhorn (Feydy et al. 2019, Sec. 3.1) with absorption and eps-scaling
+    """Symmetric Sinkhorn (Feydy et al. 2019) with absorption and eps-scaling
     (Schmitzer 2019) for C = C^T, a = b. Returns plan, f, g (= f), iterations, error."""
     a = log_a.exp()
     C = 0.5 * (C + C.transpose(-2, -1))
@@ -397,7 +397,7 @@ def sinkhorn_solve(C: Tensor, eps: float, n_iters: int = 100, tol: float = 1e-6,
     is needed (``grad="autograd"`` on inputs that require grad). Both stop at the same
     error and agree to about ``tol`` in the plan, to round-off once converged.
     ``symmetric=True`` (C symmetric, a = b; C is symmetrised): the averaged update of
-    Feydy et al. 2019 (Sec. 3.1) on the scaling path, one product per iteration; its
+    Feydy et al. 2019 on the scaling path, one product per iteration; its
     error is that of both marginals.
     """
     if grad not in ("autograd", "envelope"):
@@ -501,7 +501,7 @@ def sinkhorn_divergence_solve(x: Tensor, y: Tensor, eps: float, n_iters: int = 1
                               **kw) -> DivergenceResult:
     """:func:`sinkhorn_divergence` with the marginal error of its least converged solve,
     for callers that report convergence (the metric). OT(x, x) and OT(y, y) take the
-    symmetric updates (Feydy et al. 2019, Sec. 3.1), and so does OT(x, y) when y equals
+    symmetric updates (Feydy et al. 2019), and so does OT(x, y) when y equals
     x, which makes the divergence of a set with itself exactly 0."""
     x, y = torch.as_tensor(x), torch.as_tensor(y)
     same = x.shape == y.shape and x.dtype == y.dtype and torch.equal(x, y)
