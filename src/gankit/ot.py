@@ -277,8 +277,7 @@ class _Unstable(Exception):
 def _scaling_iterate(C: Tensor, eps: float, log_a: Tensor, log_b: Tensor, n_iters: int,
                      tol: float, check_every: int, top: float):
     """Stabilised scaling Sinkhorn with absorption and eps-scaling (Schmitzer 2019),
-    over-relaxed at the target eps. Returns plan, f, g,
-    iterations, row error."""
+    over-relaxed at the target eps. Returns plan, f, g, iterations, row error."""
     a, b = log_a.exp(), log_b.exp()
     buf, g, it, big = torch.empty_like(C), torch.zeros_like(log_b), 0, _big(C.dtype)
     schedule = _eps_schedule(top, eps, n_iters)
