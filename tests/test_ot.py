@@ -300,3 +300,35 @@ def test_divergence_solve_reports_the_worst_error():
     ref = [sinkhorn_solve(cost_matrix(p, q), eps, 1500, 1e-12, method="log").cost.item()
            for p, q in ((x, y), (x, x), (y, y))]
     assert value.item() == pytest.approx(2 * ref[0] - ref[1] - ref[2], rel=1e-5)
+
+
+def test_iteration_budget_covers_the_eps_ladder():
+    """n_iters counts the iterations at every eps; the target eps keeps at least half."""
+    C = _problem(8, 50, 40, 2, 1.0)
+    for n_iters in (1, 2, 7, 30, 100):
+        r = sinkhorn_solve(C, 1e-3 * C.mean().item(), n_iters, tol=0)
+        assert r.n_iters == n_iters and torch.isfinite(r.cost)
+
+
+def test_over_relaxation_from_the_measured_rate_and_its_safeguard():
+    from gankit.ot import _OMEGA_MAX, _Relaxation
+
+    r = _Relaxation(True, 10)
+    r.update(1e-2)
+    r.update(1e-3)  # plain rate theta = 0.1 ** 0.1 per iteration
+    theta = 0.1 ** 0.1
+    assert r.w == pytest.approx(2 / (1 + (1 - theta) ** 0.5))
+    r.update(1e-5)
+    assert r.w > 1
+    r.update(2e-5)  # the error grew: plain iterations from now on
+    assert r.w == 1.0
+    r.update(1e-6)
+    assert r.w == 1.0
+    slow = _Relaxation(True, 10)
+    slow.update(1e-2)
+    slow.update(0.99e-2)
+    assert slow.w == _OMEGA_MAX
+    off = _Relaxation(False, 10)
+    off.update(1e-2)
+    off.update(1e-3)
+    assert off.w == 1.0
