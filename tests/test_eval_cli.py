@@ -314,8 +314,9 @@ def test_digits_accuracy_and_sinkhorn_convergence_are_reported(tmp_path):
     rec = json.loads(out.read_text())
     assert rec["digits_test_accuracy"] >= 0.96
     assert 0 <= rec["metrics"]["sinkhorn_marginal_error"] <= 1e-6
+    # the solver converges at the default 0.05; a 25x smaller eps still cannot in 1000
     with pytest.warns(UserWarning, match="sinkhorn: not converged in 1000 iterations"):
-        assert _run(*common, "--sinkhorn-eps", "0.05") == 0
+        assert _run(*common, "--sinkhorn-eps", "0.002") == 0
     assert json.loads(out.read_text())["metrics"]["sinkhorn_marginal_error"] > 1e-6
 
 
