@@ -1,5 +1,5 @@
 """Inception Score (Salimans et al. 2016, "Improved Techniques for Training GANs",
-section 4; seeds 000 and 004):
+section 4):
 
     IS(G) = exp( E_x KL( p(y|x) || p(y) ) ),   p(y) = E_x p(y|x),
 
