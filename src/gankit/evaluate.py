@@ -30,7 +30,8 @@ from .metrics.base import EvalData, Stats
 from .metrics.base import get as metrics_get
 from .metrics.extract import IMAGE_RANGES, Features, Needs, make_extractor
 from .metrics.features import FeatureStats
-from .metrics.protocol import parse_protocol
+from .metrics.inception_input import DEFAULT_PIPELINE, PIPELINES
+from .metrics.protocol import parse_protocol, protocol_pipeline
 from .metrics.stats_file import StatsFile, is_stats_file, load_stats_file, save_stats_file
 from .registry import METRICS
 
@@ -123,6 +124,10 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--inception-weights", default=None,
                    help="pt_inception-2015-12-05-6726825d.pth (or $GANKIT_INCEPTION_WEIGHTS)")
+    p.add_argument("--inception-pipeline", default=None, choices=tuple(PIPELINES),
+                   help=f"Inception's resize and pixel scaling, as the reference does it: "
+                   f"ttur (TTUR's TF code and torch-fidelity; what papers report), "
+                   f"pytorch-fid, clean-fid (default {DEFAULT_PIPELINE})")
     p.add_argument("--kid-subsets", type=int, default=100, help="KID: number of subsets")
     p.add_argument("--kid-subset-size", type=int, default=1000, help="KID: samples per subset")
     p.add_argument("--sinkhorn-n", type=int, default=1000, help="samples used by sinkhorn")
@@ -203,7 +208,8 @@ def _featurize(args, names: List[str]) -> Tuple[EvalData, Dict[str, float]]:
     out: Dict[str, Features] = {}
     if samples:  # loads a network (Inception's weights) only when samples need it
         extract, info = make_extractor(args.features, args.batch_size, args.inception_weights,
-                                       needs, {"real": args.real_range, "fake": args.fake_range})
+                                       needs, {"real": args.real_range, "fake": args.fake_range},
+                                       args.inception_pipeline)
         out = {name: extract(x, name) for name, x in samples.items()}
     get = lambda k, field: getattr(out[k], field) if k in out else None  # noqa: E731
     stats = {k: sources[k] if k in files else get(k, "stats") for k in sources}
@@ -230,13 +236,25 @@ def _count(feats: Optional[np.ndarray], stats: Optional[Stats]) -> Optional[int]
 def _apply_protocol(args) -> None:
     """``--protocol fid10k-inception``: the metric, sample count and features it names."""
     metric, n, features = parse_protocol(args.protocol, eval_metrics())
+    pipeline = protocol_pipeline(args.protocol)
     for flag, given, wanted in (("--metrics", args.metrics, metric),
                                 ("--features", args.features, features),
-                                ("--n", args.n, n)):
+                                ("--n", args.n, n),
+                                ("--inception-pipeline", args.inception_pipeline, pipeline)):
         if given is not None and wanted is not None and given != wanted:
             raise ValueError(f"--protocol {args.protocol} means {flag} {wanted}, not {given}")
     args.metrics, args.n = metric, n
     args.features = features or args.features
+    args.inception_pipeline = pipeline or args.inception_pipeline
+
+
+def _resolve_pipeline(args) -> None:
+    """The Inception pipeline: the default for inception features, refused for others."""
+    if args.features == "inception":
+        args.inception_pipeline = args.inception_pipeline or DEFAULT_PIPELINE
+    elif args.inception_pipeline is not None:
+        raise ValueError(f"--inception-pipeline {args.inception_pipeline} applies to "
+                         f"--features inception only, not {args.features}")
 
 
 def _protocols(args, names: List[str], data: EvalData, info: Dict[str, Any], results):
@@ -246,7 +264,8 @@ def _protocols(args, names: List[str], data: EvalData, info: Dict[str, Any], res
     for name in names:
         d = protocol.describe(name, n_fake, args.features, info.get("weights_sha256", ""),
                               n_real, str(args.real), args.seed,
-                              f"real {args.real_range}, fake {args.fake_range}")
+                              f"real {args.real_range}, fake {args.fake_range}",
+                              args.inception_pipeline)
         if args.protocol and d["name"] != args.protocol:
             raise ValueError(f"--protocol {args.protocol}: the sets gave {d['name']} "
                              f"({n_fake} fake and {n_real} real samples); it needs as many "
@@ -261,6 +280,7 @@ def run_eval(args) -> int:
     if args.protocol:
         _apply_protocol(args)
     args.features = args.features or "inception"
+    _resolve_pipeline(args)
     spec = args.metrics
     if spec is None:
         given = [p for p in (args.real, args.fake) if p is not None]

@@ -158,12 +158,14 @@ def _collect(pairs: Iterator[Tuple[ArrayLike, Optional[ArrayLike]]], name: str,
 
 
 def make_extractor(kind: str, batch_size: int, weights: Optional[str] = None,
-                   needs: Optional[Needs] = None, ranges: Optional[Dict[str, str]] = None
-                   ) -> Tuple[Extract, Dict[str, Any]]:
+                   needs: Optional[Needs] = None, ranges: Optional[Dict[str, str]] = None,
+                   inception_pipeline: Optional[str] = None) -> Tuple[Extract, Dict[str, Any]]:
     """(samples -> :class:`Features`, facts about the extractor to report) for
     ``inception|digits|mnist|identity``. Samples go through in batches: with ``needs.feats``
     off (FID and IS only) no feature matrix is held, only its statistics. ``ranges``:
-    the image range of each named set (``auto`` when absent)."""
+    the image range of each named set (``auto`` when absent). ``inception_pipeline``:
+    Inception's resize and scaling (:mod:`gankit.metrics.inception_input`; ``ttur``
+    when None)."""
     needs = needs or Needs(True, True, False)
     ranges = ranges or {}
     if batch_size < 1:
@@ -188,11 +190,12 @@ def make_extractor(kind: str, batch_size: int, weights: Optional[str] = None,
         net, prep = load_mnist_classifier(), unit_to_grey
         info = {"mnist_test_accuracy": float(net.test_accuracy)}
     elif kind == "inception":
-        from .inception import load_inception
+        from .inception import DEFAULT_PIPELINE, load_inception
 
-        net = load_inception(weights)
+        pipeline = inception_pipeline or DEFAULT_PIPELINE
+        net = load_inception(weights, pipeline=pipeline)
         prep = lambda b: b.expand(-1, 3, -1, -1)  # noqa: E731
-        info = {}
+        info = {"inception_pipeline": pipeline}
     else:
         raise ValueError(f"unknown features {kind!r}; valid: inception, digits, mnist, identity")
 

@@ -10,10 +10,10 @@ the average pools inside the A, C and first E blocks ignore the zero padding
 
 Outputs: the 2048-d average-pool features (for FID and KID) and the 1008 logits
 (for the Inception Score). Input: float images (N, 3, H, W) in [0, 1] (default,
-``input_range="0,1"``) or in [-1, 1] (``input_range="-1,1"``), resized to 299 x 299
-with TensorFlow 1's bilinear resize (``align_corners=False`` in TF1's sense: source
-coordinate = destination coordinate * in/out, no half-pixel offset), then mapped to the
-[-1, 1] the network expects.
+``input_range="0,1"``) or in [-1, 1] (``input_range="-1,1"``), brought to the network's
+299 x 299 in [-1, 1] by one of the reference pipelines of
+:mod:`gankit.metrics.inception_input` (``pipeline``: ``ttur`` by default, as Heusel et
+al. 2017's TensorFlow code and torch-fidelity; ``pytorch-fid``; ``clean-fid``).
 
 Weights come from a path passed as an argument or from ``GANKIT_INCEPTION_WEIGHTS``,
 loaded with ``torch.load(..., weights_only=True)``.
@@ -26,6 +26,8 @@ from typing import Dict, Optional, Tuple
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from .inception_input import DEFAULT_PIPELINE, get_pipeline, resize_tf1  # noqa: F401
 
 WEIGHTS_ENV = "GANKIT_INCEPTION_WEIGHTS"
 WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
@@ -182,33 +184,15 @@ class BlockE(nn.Module):
         ], 1)
 
 
-def _tf1_axis_weights(n_in: int, n_out: int, device, dtype):
-    """Source indices and weights of TF1 bilinear resize (no half-pixel offset)."""
-    src = torch.arange(n_out, device=device, dtype=torch.float64) * (n_in / n_out)
-    lo = src.floor().long().clamp(max=n_in - 1)
-    hi = (lo + 1).clamp(max=n_in - 1)
-    w = (src - lo).to(dtype)
-    return lo, hi, w
-
-
-def resize_tf1(x: Tensor, size: int = 299) -> Tensor:
-    """Bilinear resize as TF1's ``tf.image.resize_bilinear(align_corners=False)``."""
-    if x.shape[-2:] == (size, size):
-        return x
-    lo, hi, w = _tf1_axis_weights(x.shape[-2], size, x.device, x.dtype)
-    x = x[..., lo, :] * (1 - w)[:, None] + x[..., hi, :] * w[:, None]
-    lo, hi, w = _tf1_axis_weights(x.shape[-1], size, x.device, x.dtype)
-    return x[..., lo] * (1 - w) + x[..., hi] * w
-
-
 class InceptionV3FID(nn.Module):
     """Inception-v3 of the TF FID code: ``forward`` gives (2048-d pool3, 1008 logits)."""
 
-    def __init__(self, input_range: str = "0,1"):
+    def __init__(self, input_range: str = "0,1", pipeline: str = DEFAULT_PIPELINE):
         super().__init__()
         if input_range not in ("0,1", "-1,1"):
             raise ValueError(f"input_range must be '0,1' or '-1,1', got {input_range!r}")
         self.input_range = input_range
+        self.pipeline = get_pipeline(pipeline)
         self.Conv2d_1a_3x3 = Conv(3, 32, 3, stride=2)
         self.Conv2d_2a_3x3 = Conv(32, 32, 3)
         self.Conv2d_2b_3x3 = Conv(32, 64, 3, padding=1)
@@ -228,10 +212,11 @@ class InceptionV3FID(nn.Module):
         self.eval()
 
     def preprocess(self, x: Tensor) -> Tensor:
-        """Check (N, 3, H, W) float input, resize to 299 (TF1), map to [-1, 1]."""
+        """Check (N, 3, H, W) float input, then resize to 299 and scale to [-1, 1] as
+        the pipeline's reference does (:mod:`gankit.metrics.inception_input`)."""
         check_images(x, self.input_range)
-        x = resize_tf1(x.float(), 299)
-        return x * 2 - 1 if self.input_range == "0,1" else x
+        x = x.float()
+        return self.pipeline.prepare(x if self.input_range == "0,1" else (x + 1) / 2)
 
     def pool_features(self, x: Tensor) -> Tensor:
         """2048-d average-pool features of preprocessed input.
@@ -315,13 +300,15 @@ def resolve_weights_path(path: Optional[str] = None) -> str:
     return os.path.expanduser(path)
 
 
-def load_inception(path: Optional[str] = None, input_range: str = "0,1") -> InceptionV3FID:
-    """The FID Inception network with weights from ``path`` or ``$GANKIT_INCEPTION_WEIGHTS``.
+def load_inception(path: Optional[str] = None, input_range: str = "0,1",
+                   pipeline: str = DEFAULT_PIPELINE) -> InceptionV3FID:
+    """The FID Inception network with weights from ``path`` or ``$GANKIT_INCEPTION_WEIGHTS``,
+    fed by the input ``pipeline`` (:mod:`gankit.metrics.inception_input`).
 
     A file whose keys or shapes do not match is refused with a message naming them.
     """
     path = resolve_weights_path(path)
-    model = InceptionV3FID(input_range)
+    model = InceptionV3FID(input_range, pipeline)
     state = _read_state(path)
     problem = _describe_mismatch(model, state)
     if problem:
