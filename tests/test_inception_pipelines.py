@@ -207,3 +207,22 @@ def test_eval_names_the_pipeline_and_refuses_conflicts(tmp_path, weights, capsys
         assert main(base + extra + ["--out", str(tmp_path / "o2.json")]) == 2
         assert msg in capsys.readouterr().err
     assert not (tmp_path / "o2.json").exists()
+
+
+def test_stats_files_remember_a_non_default_pipeline(tmp_path, weights, capsys):
+    rng = np.random.default_rng(1)
+    real, fake = tmp_path / "real.npz", tmp_path / "fake.npz"
+    np.savez(real, x=rng.integers(0, 256, (3, 10, 10, 3), dtype=np.uint8))
+    np.savez(fake, x=rng.integers(0, 256, (3, 10, 10, 3), dtype=np.uint8))
+    stats = tmp_path / "s.npz"
+    w = ["--inception-weights", weights]
+    assert main(["eval", "--real", str(real), "--save-stats", str(stats), *w,
+                 "--inception-pipeline", "clean-fid"]) == 0
+    assert str(np.load(stats)["features"]) == "inception-cleanfid"
+    capsys.readouterr()
+    assert main(["eval", "--real", str(stats), "--fake", str(fake), *w]) == 2
+    assert "statistics of inception-cleanfid features, but these are inception" in \
+        capsys.readouterr().err
+    assert main(["eval", "--real", str(stats), "--fake", str(fake), *w,
+                 "--inception-pipeline", "clean-fid"]) == 0
+    assert "(fid3-inception-cleanfid)" in capsys.readouterr().out

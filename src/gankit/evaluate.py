@@ -168,12 +168,12 @@ def _check_stats_use(stats: StatsFile, side: str, names: List[str], features: st
         need = "the fake samples" if others == ["is"] else "samples"
         raise ValueError(f"{stats.path} holds FID statistics only (mu, sigma); metric(s) "
                          f"{', '.join(others)} need {need}")
-    if stats.features is None and features != "inception":
+    if stats.features is None and features.split("-")[0] != "inception":
         raise ValueError(f"{stats.path} has no 'features' key (pytorch-fid's format: "
                          f"Inception-v3 pool features); use --features inception, not {features}")
     if stats.features is not None and stats.features != features:
         raise ValueError(f"{stats.path} holds statistics of {stats.features} features, but "
-                         f"--features is {features}")
+                         f"these are {features} (--features, --inception-pipeline)")
 
 
 def _check_raw_pair(real: np.ndarray, fake: np.ndarray) -> None:
@@ -193,7 +193,7 @@ def _featurize(args, names: List[str]) -> Tuple[EvalData, Dict[str, float]]:
         raise ValueError(f"--save-stats: --real {args.real} is already a stats file")
     files = {k for k, v in sources.items() if isinstance(v, StatsFile)}
     for name in files:
-        _check_stats_use(sources[name], name, names, args.features, len(files) == 2)
+        _check_stats_use(sources[name], name, names, _features_label(args), len(files) == 2)
     samples = {k: v for k, v in sources.items() if k not in files}
     for name, x in samples.items():
         if len(x) < 2:
@@ -248,6 +248,13 @@ def _apply_protocol(args) -> None:
     args.inception_pipeline = pipeline or args.inception_pipeline
 
 
+def _features_label(args) -> str:
+    """The features a stats file records: Inception's with a non-default pipeline carry
+    its suffix (``inception-cleanfid``), so they are not read as another pipeline's."""
+    pipe = PIPELINES[args.inception_pipeline] if args.features == "inception" else None
+    return args.features + (f"-{pipe.suffix}" if pipe and pipe.suffix else "")
+
+
 def _resolve_pipeline(args) -> None:
     """The Inception pipeline: the default for inception features, refused for others."""
     if args.features == "inception":
@@ -293,7 +300,7 @@ def run_eval(args) -> int:
     if args.save_stats:
         stats = data.real_stats if isinstance(data.real_stats, FeatureStats) else \
             FeatureStats.from_features(data.real)
-        save_stats_file(args.save_stats, stats, args.features)
+        save_stats_file(args.save_stats, stats, _features_label(args))
         print(f"wrote FID statistics of {stats.n} samples ({stats.dim} {args.features} "
               f"features) to {args.save_stats}")
         if args.fake is None:
