@@ -190,15 +190,17 @@ def test_eval_names_the_pipeline_and_refuses_conflicts(tmp_path, weights, capsys
     for side in ("real", "fake"):
         np.savez(tmp_path / f"{side}.npz", x=rng.integers(0, 256, (3, 12, 12, 3), dtype=np.uint8))
     base = ["eval", "--real", str(tmp_path / "real.npz"), "--fake", str(tmp_path / "fake.npz"),
-            "--inception-weights", weights, "--metrics", "fid", "--batch-size", "6"]
+            "--inception-weights", weights, "--batch-size", "6"]
     out = tmp_path / "o.json"
-    assert main(base + ["--inception-pipeline", "clean-fid", "--out", str(out)]) == 0
+    # the protocol's name sets the pipeline (as --inception-pipeline clean-fid would)
+    assert main(base + ["--protocol", "fid3-inception-cleanfid", "--out", str(out)]) == 0
     record = json.loads(out.read_text())
     assert record["protocol"] == {"fid": "fid3-inception-cleanfid"}
     assert record["inception_pipeline"] == "clean-fid"
     details = record["protocol_details"]["fid3-inception-cleanfid"]
     assert details["resize"].startswith("clean-fid: PIL bicubic")
-    base = base[:-4] + ["--batch-size", "6"]  # without --metrics, for --protocol
+    assert details["scaling"] == "clean-fid: (v - 128) / 128 of 0..255 values; input real " \
+        "auto, fake auto"
     for extra, msg in ((["--protocol", "fid3-inception", "--inception-pipeline", "clean-fid"],
                         "means --inception-pipeline ttur, not clean-fid"),
                        (["--features", "digits", "--inception-pipeline", "pytorch-fid"],
