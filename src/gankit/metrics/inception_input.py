@@ -2,7 +2,7 @@
 
 The network is the same everywhere (the 2015-12-05 graph of Szegedy et al. 2016), but
 the reference implementations feed it differently, and Parmar et al. 2022 ("On Aliased
-Resizing and Surprising Subtleties in GAN Evaluation", Sec. 3-4) show that the resize
+Resizing and Surprising Subtleties in GAN Evaluation") show that the resize
 alone moves FID by several points. Each pipeline below reproduces one reference's
 preprocessing; all take float images (N, 3, H, W) in [0, 1]:
 
@@ -11,9 +11,9 @@ preprocessing; all take float images (N, 3, H, W) in [0, 1]:
   ``resize_bilinear`` (``align_corners=False``: source = destination * in / out, no
   half-pixel centres) resizes them to 299 and ``(v - 128) / 128`` scales them.
   torch-fidelity does the same in the same order (uint8 -> float, resize, scale), and
-  so do StyleGAN2-ADA's PyTorch metrics and clean-fid's ``legacy_tensorflow`` mode. It
-  is the default because it is what GAN papers report: TTUR's published statistics and
-  scores, and those of the papers that used its code or these ports.
+  clean-fid's ``legacy_tensorflow`` mode and StyleGAN2-ADA's PyTorch metrics are meant
+  to reproduce it. It is the default because it is what GAN papers report: TTUR's
+  published statistics and scores, and those of the papers that used its code.
 * ``pytorch-fid``: pytorch-fid's ``InceptionV3.forward``: ``F.interpolate(x, (299,
   299), mode='bilinear', align_corners=False)`` of [0, 1] images, then ``2x - 1``.
 * ``clean-fid``: Parmar et al. 2022's ``clean`` mode: each channel of the 0..255 image
