@@ -339,3 +339,19 @@ def _listing(root: Path, contents: bool = False):
     if not contents:
         return [str(p) for p in files]
     return [(str(p), p.read_bytes() if p.is_file() else None) for p in files]
+
+
+def test_resuming_a_run_whose_config_was_edited(tmp_path, capsys):
+    from gankit.cli import main
+
+    sets = [f"out_dir='{tmp_path}'", "train.steps=4", "train.ckpt_every=2",
+            "train.tensorboard=false", "train.eval_every=0"]
+    assert main(["train"] + [a for s in sets for a in ("--set", s)]) == 0
+    (run,) = tmp_path.iterdir()
+    config = run / "config.toml"
+    config.write_text(config.read_text().replace("width = 128", "width = 64", 1))
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--set", "train.steps=6"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "does not fit the run's config.toml" in err[0]
+    assert "Traceback" not in err[0]

@@ -28,6 +28,7 @@ from .config import OptimConfig, RunConfig
 from .data import build_dataset
 from .distributed import World, device_for
 from .ema import GeneratorEMA
+from .errors import CheckpointError, DivergenceError
 from .evalmode import eval_mode
 from .metrics.training import Evaluator
 from .nets import build_net
@@ -38,10 +39,6 @@ from .plugins import SetupContext, component_options
 from .registry import NETS
 from .rundir import RunDir
 from .stabilizers import build_stabilizers
-
-
-class DivergenceError(RuntimeError):
-    """A loss or a parameter became NaN or infinite."""
 
 
 def make_optimizer(params, cfg: OptimConfig) -> torch.optim.Optimizer:
@@ -318,6 +315,12 @@ class Trainer:
         if not ckpts.list():  # killed before its first checkpoint: start it again
             warnings.warn(f"{run.path} has no checkpoint yet; starting it from step 0")
             return trainer
-        _, state = ckpts.load_latest()
-        trainer.load_state_dict(state)
+        path, state = ckpts.load_latest()
+        try:
+            trainer.load_state_dict(state)
+        except (RuntimeError, KeyError, ValueError) as exc:  # e.g. an edited config.toml
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CheckpointError(f"checkpoint {path} does not fit the run's config.toml "
+                                  f"({first}); was the config edited after the run "
+                                  "started?") from None
         return trainer
