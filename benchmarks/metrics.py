@@ -38,7 +38,6 @@ from gankit.metrics.inception import InceptionV3FID
 from gankit.metrics.kid import kid_values, subset_indices
 from gankit.ot import cost_matrix, sinkhorn_divergence_solve, sinkhorn_solve
 
-
 REPEAT = 1  # runs per timed call (--repeat); the best time is reported
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -131,8 +130,9 @@ def bench_fid_cached(x, y):
 
 def bench_fid_from_stats(x, y):
     """The stage where the methods differ: mean/cov -> number (covariances precomputed)."""
-    from gankit.metrics.fid import frechet_distance
     from torchmetrics.image.fid import _compute_fid
+
+    from gankit.metrics.fid import frechet_distance
 
     args = (x.mean(0), np.cov(x, rowvar=False), y.mean(0), np.cov(y, rowvar=False))
     ours, t_ours = timed(frechet_distance, *args)
@@ -151,7 +151,8 @@ def torchmetrics_kid(x, y, n_subsets, size, seed):
     from torchmetrics.image.kid import poly_mmd
 
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    vals = [poly_mmd(xt[i], yt[j]) for i, j in subset_indices(len(x), len(y), n_subsets, size, seed)]
+    pairs = subset_indices(len(x), len(y), n_subsets, size, seed)
+    vals = [poly_mmd(xt[i], yt[j]) for i, j in pairs]
     return torch.stack(vals).double().numpy()
 
 
@@ -229,10 +230,10 @@ def bench_sinkhorn(quick):
     C = cost_matrix(x, y)
     for eps in (1.0, 0.3, 0.1):
         sinkhorn_row(f"n={n} 2-d eps={eps:g} tol 1e-9", C, eps, 1e-9)
-    for n, d, rel in ((n, 2, 0.1), (n, 2, 0.02), (300, 8, 0.02), (n, 64, 0.02),
+    for m, d, rel in ((n, 2, 0.1), (n, 2, 0.02), (300, 8, 0.02), (n, 64, 0.02),
                       (256, 2, 0.02)):
-        C = cost_matrix(*_clouds(n, d))
-        sinkhorn_row(f"n={n} {d}-d eps={rel:g} x mean cost tol 1e-6", C,
+        C = cost_matrix(*_clouds(m, d))
+        sinkhorn_row(f"n={m} {d}-d eps={rel:g} x mean cost tol 1e-6", C,
                      rel * C.mean().item(), 1e-6)
 
 
@@ -272,8 +273,8 @@ def bench_sinkhorn_loss(steps):
     """One training step of the Sinkhorn loss (defaults: eps 0.05, L = 100, debiased,
     envelope) against a non-saturating step, batch 256, toy data, alternated in one
     process; 'before' runs the loss on the log path, the solver it had before."""
-    from functools import partial
     import statistics
+    from functools import partial
 
     import gankit.objectives.sinkhorn as obj
     from gankit.components import load_config

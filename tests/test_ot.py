@@ -5,8 +5,14 @@ import ot
 import pytest
 import torch
 
-from gankit.ot import (cost_matrix, sinkhorn, sinkhorn_distance, sinkhorn_divergence,
-                       sinkhorn_divergence_solve, sinkhorn_solve)
+from gankit.ot import (
+    cost_matrix,
+    sinkhorn,
+    sinkhorn_distance,
+    sinkhorn_divergence,
+    sinkhorn_divergence_solve,
+    sinkhorn_solve,
+)
 
 
 def _clouds(n=60, m=50, d=2, seed=0):
