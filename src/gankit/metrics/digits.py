@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .classifier import FeatureClassifier, save_classifier_file
+
 CACHE_ENV = "GANKIT_CACHE"
 VERSION = "1"
 
@@ -65,7 +67,7 @@ def to_digit_images(x: Tensor) -> Tensor:
     return x.reshape(x.shape[0], 64).float()
 
 
-class DigitsClassifier(nn.Module):
+class DigitsClassifier(FeatureClassifier):
     """MLP 64 -> 256 -> 128 -> 10; the 128-d hidden layer gives the features."""
 
     def __init__(self, hidden: int = 256, feature_dim: int = 128):
@@ -73,19 +75,10 @@ class DigitsClassifier(nn.Module):
         self.body = nn.Sequential(nn.Linear(64, hidden), nn.ReLU(),
                                   nn.Linear(hidden, feature_dim), nn.ReLU())
         self.head = nn.Linear(feature_dim, 10)
-        self.test_accuracy = float("nan")
 
     def forward(self, x: Tensor) -> Tuple[Tensor, Tensor]:
         feats = self.body(to_digit_images(x))
         return feats, self.head(feats)
-
-    def features(self, x: Tensor) -> Tensor:
-        """Penultimate-layer features (for FID, KID, MMD)."""
-        return self(x)[0]
-
-    def logits(self, x: Tensor) -> Tensor:
-        """Class logits (for the Inception Score)."""
-        return self(x)[1]
 
 
 @torch.no_grad()
@@ -129,13 +122,7 @@ def _cache_path(seed: int, directory: Optional[Path]) -> Path:
 
 def save_classifier(model: DigitsClassifier, path: Path, seed: int) -> None:
     """Write weights and test accuracy with safetensors (atomic rename)."""
-    from safetensors.torch import save_file
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    meta = {"test_accuracy": repr(model.test_accuracy), "seed": str(seed), "version": VERSION}
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp), meta)
-    os.replace(tmp, path)
+    save_classifier_file(model, path, {"seed": str(seed), "version": VERSION})
 
 
 def _load_cached(path: Path) -> DigitsClassifier:

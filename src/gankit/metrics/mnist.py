@@ -23,7 +23,6 @@ leave torch's global random generator where it was.
 from __future__ import annotations
 
 import hashlib
-import os
 import warnings
 from pathlib import Path
 from typing import Optional, Tuple
@@ -32,7 +31,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .classifier import FeatureClassifier, save_classifier_file
 from .digits import cache_dir
+from .protocol import state_sha256
 
 VERSION = "2"
 MIN_ACCURACY = 0.98  # the accuracy the MNIST-GAN literature's classifiers reach
@@ -70,7 +71,7 @@ def unit_to_grey(x: Tensor) -> Tensor:
     return x * 2 - 1
 
 
-class MNISTClassifier(nn.Module):
+class MNISTClassifier(FeatureClassifier):
     """LeNet-style CNN: 2 x (conv 5x5, ReLU, max pool 2) -> fc 128 (the features) -> fc 10."""
 
     def __init__(self, width: int = 32, feature_dim: int = 128):
@@ -82,19 +83,10 @@ class MNISTClassifier(nn.Module):
         self.fc = nn.Sequential(nn.Dropout(0.5), nn.Linear(2 * width * 49, feature_dim),
                                 nn.ReLU())
         self.head = nn.Sequential(nn.Dropout(0.5), nn.Linear(feature_dim, 10))
-        self.test_accuracy = float("nan")
 
     def forward(self, x: Tensor) -> Tuple[Tensor, Tensor]:
         feats = self.fc(self.convs(to_mnist_images(x)))
         return feats, self.head(feats)
-
-    def features(self, x: Tensor) -> Tensor:
-        """Penultimate-layer features (for FID, KID, MMD, precision-recall)."""
-        return self(x)[0]
-
-    def logits(self, x: Tensor) -> Tensor:
-        """Class logits (for the Inception Score and the StackedMNIST modes)."""
-        return self(x)[1]
 
 
 @torch.no_grad()
@@ -160,15 +152,6 @@ def data_digest(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
-def weights_digest(model: nn.Module) -> str:
-    """SHA-256 over the parameter names, shapes and bytes, in state-dict order."""
-    h = hashlib.sha256()
-    for name, t in model.state_dict().items():
-        h.update(f"{name}:{tuple(t.shape)}:{t.dtype};".encode())
-        h.update(t.detach().contiguous().cpu().numpy().tobytes())
-    return h.hexdigest()
-
-
 def cache_path(digest: str, seed: int, directory: Optional[Path] = None) -> Path:
     name = f"mnist_lenet_v{VERSION}_{digest}_seed{seed}.safetensors"
     return Path(directory or cache_dir()) / name
@@ -176,14 +159,9 @@ def cache_path(digest: str, seed: int, directory: Optional[Path] = None) -> Path
 
 def save_classifier(model: MNISTClassifier, path: Path, seed: int) -> None:
     """Weights, test accuracy and the weights' SHA-256 with safetensors (atomic rename)."""
-    from safetensors.torch import save_file
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    meta = {"test_accuracy": repr(model.test_accuracy), "seed": str(seed), "version": VERSION,
-            "sha256": weights_digest(model), "width": str(model.convs[0].out_channels)}
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp), meta)
-    os.replace(tmp, path)
+    save_classifier_file(model, path, {"seed": str(seed), "version": VERSION,
+                                       "sha256": state_sha256(model),
+                                       "width": str(model.convs[0].out_channels)})
 
 
 def load_cached(path: Path) -> MNISTClassifier:
@@ -195,7 +173,7 @@ def load_cached(path: Path) -> MNISTClassifier:
         meta = f.metadata() or {}
     model = MNISTClassifier(int(meta.get("width", 32)))
     model.load_state_dict(load_file(str(path)), strict=True)
-    if weights_digest(model) != meta.get("sha256"):
+    if state_sha256(model) != meta.get("sha256"):
         raise ValueError(f"{path}: weights do not match their SHA-256")
     model.test_accuracy = float(meta["test_accuracy"])
     return model.eval()

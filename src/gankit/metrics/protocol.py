@@ -41,16 +41,20 @@ FEATURES = tuple(RESIZE)
 _BY_SUFFIX = {p.suffix: p.name for p in PIPELINES.values() if p.suffix}
 
 
-def weights_digest(net: Optional[torch.nn.Module]) -> str:
-    """The first 16 hex digits of a SHA-256 over a network's parameters and buffers
-    (names, shapes and values, in order): the same digest means the same weights."""
-    if net is None:
-        return ""
+def state_sha256(net: torch.nn.Module) -> str:
+    """SHA-256 over a network's state (names, shapes, dtypes and bytes, in state-dict
+    order): the same digest means the same weights."""
     h = hashlib.sha256()
-    for name, t in list(net.named_parameters()) + list(net.named_buffers()):
-        h.update(f"{name}{tuple(t.shape)}".encode())
-        h.update(t.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
+    for name, t in net.state_dict().items():
+        h.update(f"{name}:{tuple(t.shape)}:{t.dtype};".encode())
+        h.update(t.detach().contiguous().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
+def weights_digest(net: Optional[torch.nn.Module]) -> str:
+    """The first 16 hex digits of :func:`state_sha256` ('' for no network), as protocols
+    record an extractor's weights."""
+    return "" if net is None else state_sha256(net)[:16]
 
 
 def count_label(n: Optional[int]) -> str:
