@@ -104,3 +104,12 @@ def test_the_run_page_renders_in_a_real_browser(digits_run, tmp_path):
     # the page is not blank: text, tables and figures darken a visible share of it
     dark = sum(1 for p in img.getdata() if p < 200) / (1200 * 1600)
     assert dark > 0.01
+
+
+def test_names_that_look_like_html_are_escaped(tmp_path):
+    spec = SweepSpec(expand([None], ["run.name='<td>x</td>'"], []), [0])
+    spec.save(tmp_path)
+    name = spec.variants[0].name
+    (tmp_path / "results.json").write_text(json.dumps(summarise(spec, {name: {0: {"hq": 1.0}}})))
+    text = sweep_page(tmp_path, {}).read_text()
+    assert "<td><td>x</td>" not in text and "&lt;td&gt;x&lt;/td&gt;" in text

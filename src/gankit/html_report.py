@@ -41,9 +41,13 @@ def _page(title: str, body: List[str]) -> str:
             f"<body><h1>{html.escape(title)}</h1>\n" + "\n".join(body) + "\n</body></html>\n")
 
 
+class _Cell(str):
+    """A table cell already rendered as HTML (every other cell is escaped text)."""
+
+
 def _table(header: List[str], rows: List[List[str]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(c if c.startswith("<td") else
+    body = "".join("<tr>" + "".join(c if isinstance(c, _Cell) else
                                      f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
                    for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -51,7 +55,7 @@ def _table(header: List[str], rows: List[List[str]]) -> str:
 
 def _num(value: Any) -> str:
     text = f"{value:.4g}" if isinstance(value, float) else str(value)
-    return f'<td class="num">{html.escape(text)}</td>'
+    return _Cell(f'<td class="num">{html.escape(text)}</td>')
 
 
 def last_eval_table(rows: List[Dict[str, Any]]) -> Optional[str]:
