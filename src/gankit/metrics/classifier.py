@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Dict, Tuple
 
+import torch
 from torch import Tensor, nn
 
 
@@ -26,6 +27,16 @@ class FeatureClassifier(nn.Module):
     def logits(self, x: Tensor) -> Tensor:
         """Class logits (for the Inception Score and mode counts)."""
         return self(x)[1]
+
+
+def check_signed_images(x: Tensor, name: str) -> None:
+    """Refuse images (float) that are not finite or not in [-1, 1] (to rounding), naming
+    the extractor ``name`` and the values' span."""
+    if not torch.isfinite(x).all():
+        raise ValueError(f"{name}: images contain NaN or inf")
+    if x.min() < -1 - 1e-3 or x.max() > 1 + 1e-3:
+        raise ValueError(f"{name}: values span [{float(x.min()):.3g}, {float(x.max()):.3g}], "
+                         "expected [-1, 1]")
 
 
 def save_classifier_file(model: FeatureClassifier, path: Path, meta: Dict[str, str]) -> None:

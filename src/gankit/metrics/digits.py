@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .classifier import FeatureClassifier, save_classifier_file
+from .classifier import FeatureClassifier, check_signed_images, save_classifier_file
 
 CACHE_ENV = "GANKIT_CACHE"
 VERSION = "1"
@@ -57,11 +57,7 @@ def to_digit_images(x: Tensor) -> Tensor:
     if x.dim() != 4 or x.shape[1] != 1:
         raise ValueError(f"digits: expected (n, 64), (n, H, W) or (n, 1, H, W) grayscale "
                          f"images, got shape {tuple(x.shape)}")
-    if not torch.isfinite(x).all():
-        raise ValueError("digits: images contain NaN or inf")
-    if x.min() < -1 - 1e-3 or x.max() > 1 + 1e-3:
-        raise ValueError(f"digits: values span [{float(x.min()):.3g}, {float(x.max()):.3g}], "
-                         "expected [-1, 1]")
+    check_signed_images(x, "digits")
     if x.shape[-2:] != (8, 8):
         x = F.adaptive_avg_pool2d(x, 8)
     return x.reshape(x.shape[0], 64).float()

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .classifier import FeatureClassifier, save_classifier_file
+from .classifier import FeatureClassifier, check_signed_images, save_classifier_file
 from .digits import cache_dir
 from .protocol import state_sha256
 
@@ -50,11 +50,7 @@ def to_mnist_images(x: Tensor) -> Tensor:
     if x.dim() != 4 or x.shape[1] != 1 or x.shape[2:] not in ((28, 28), (32, 32)):
         raise ValueError(f"mnist: expected (n, 28, 28) or (n, 1, 28, 28) grey images (or 32 "
                          f"px, centre-cropped), got shape {tuple(x.shape)}; resize to 28 px")
-    if not torch.isfinite(x).all():
-        raise ValueError("mnist: images contain NaN or inf")
-    if x.min() < -1 - 1e-3 or x.max() > 1 + 1e-3:
-        raise ValueError(f"mnist: values span [{float(x.min()):.3g}, {float(x.max()):.3g}], "
-                         "expected [-1, 1]")
+    check_signed_images(x, "mnist")
     if x.shape[-1] == 32:
         x = x[:, :, 2:30, 2:30]
     return x.float()
