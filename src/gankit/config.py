@@ -297,13 +297,31 @@ def apply_set(raw: Dict[str, Any], assignment: str) -> Dict[str, Any]:
     keys = [k.strip() for k in dotted.strip().split(".")]
     if not all(keys):
         raise ConfigError(f"--set {assignment!r}: empty key")
-    node = raw
+    node: Any = raw
     for key in keys[:-1]:
-        node = node.setdefault(key, {})
-        if not isinstance(node, dict):
+        node = _list_item(node, key, assignment) if isinstance(node, list) \
+            else node.setdefault(key, {})
+        if not isinstance(node, (dict, list)):
             raise ConfigError(f"--set {assignment!r}: {key!r} is not a table")
+    if isinstance(node, list):
+        raise ConfigError(f"--set {assignment!r}: {keys[-2]!r} is a list of tables; name "
+                          f"one and its key, e.g. {keys[-2]}.0.{keys[-1]}=...")
     node[keys[-1]] = parse_value(text.strip())
     return raw
+
+
+def _list_item(items: List[Any], key: str, assignment: str) -> Dict[str, Any]:
+    """The table of a list of tables (``[[stabilizers]]``) that ``key`` names: its index
+    (``stabilizers.0.gamma``) or its ``name`` when that is unique (``stabilizers.r1.gamma``)."""
+    names = [item.get("name") if isinstance(item, dict) else None for item in items]
+    if key.isdigit() and int(key) < len(items):
+        return items[int(key)]
+    if names.count(key) == 1:
+        return items[names.index(key)]
+    valid = ", ".join([str(i) for i in range(len(items))]
+                      + [n for n in names if n is not None and names.count(n) == 1])
+    raise ConfigError(f"--set {assignment!r}: no entry {key!r} in that list; valid: "
+                      f"{valid or 'none (the list is empty)'}")
 
 
 def read_config(path: Optional[str | Path] = None, sets: Optional[List[str]] = None
