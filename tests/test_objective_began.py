@@ -123,3 +123,48 @@ def test_began_nets_for_vectors_and_images():
 def test_began_image_net_refuses_a_size_it_cannot_halve():
     with pytest.raises(ValueError, match="not divisible by 2\\^levels = 4"):
         build_net("discriminator", NetConfig(net="began"), (1, 6, 6))
+
+
+def _m_global_run(obj, values):
+    """Feed after_g_step logs whose M_global = L_real (L_fake_g = gamma L_real)."""
+    scales = []
+    for v in values:
+        obj.after_g_step({"L_real": torch.tensor(v), "L_fake_g": torch.tensor(0.5 * v)})
+        scales.append(obj.lr_scale())
+    return scales
+
+
+def test_lr_halves_when_the_window_mean_of_m_global_stalls_and_not_while_it_falls():
+    obj = began(gamma=0.5, lambda_k=0.0, stall_window=3, stall_tolerance=0.01)
+    # windows of 3: means 3, 2 (a 33% fall: progress), 1.995 (0.25% fall: a stall),
+    # 1.995 again (no fall from the new best: a second stall), then 1.0 (progress)
+    values = [3.0] * 3 + [2.0] * 3 + [1.995] * 3 + [1.995] * 3 + [1.0] * 3
+    scales = _m_global_run(obj, values)
+    assert scales == [1.0] * 8 + [0.5] * 3 + [0.25] * 4
+    never = began(gamma=0.5, lambda_k=0.0)  # stall_window 0: the paper's decay off
+    assert set(_m_global_run(never, values)) == {1.0}
+
+
+def test_stall_decay_sets_both_optimizers_lr_and_resumes_exactly(tmp_path):
+    def trainer():
+        return Trainer(load_config(sets=[
+            "objective.name='began'", "objective.stall_window=2",
+            "objective.stall_tolerance=1.0",  # every window after the first is a stall
+            "discriminator.net='began'", "generator.net='began'", "discriminator.width=16",
+            "generator.width=16", "data.batch_size=16", "g_optim.lr=0.001",
+            "d_optim.lr=0.002", f"out_dir='{tmp_path}'"]))
+    a = trainer()
+    logs = [a.train_step() for _ in range(6)]
+    # windows end after steps 2, 4, 6: the first sets the best, the next two halve
+    assert [float(x["lr_scale"]) for x in logs] == [1, 1, 1, 0.5, 0.5, 0.25]
+    a.train_step()  # the next step runs at the decayed rates
+    assert a.g_opt.param_groups[0]["lr"] == pytest.approx(0.001 * 0.25)
+    assert a.d_opt.param_groups[0]["lr"] == pytest.approx(0.002 * 0.25)
+    save_checkpoint(tmp_path / "c.safetensors", a.state_dict())
+    b = trainer()
+    b.load_state_dict(load_checkpoint(tmp_path / "c.safetensors"))
+    for _ in range(4):
+        la, lb = a.train_step(), b.train_step()
+        assert float(la["lr_scale"]) == float(lb["lr_scale"])
+        assert float(la["M_global"]) == float(lb["M_global"])
+    assert b.g_opt.param_groups[0]["lr"] == a.g_opt.param_groups[0]["lr"] < 0.001 * 0.25

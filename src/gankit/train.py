@@ -142,8 +142,13 @@ class Trainer:
                 group["lr"] *= factor
 
     def _apply_schedules(self) -> None:
-        for opt, cfg in self._schedules:
-            factor = lr_factor(cfg, self.step, self.cfg.train.steps)
+        """Each player's lr: its base lr x its configured schedule x what the objective
+        asks for (:meth:`~gankit.objectives.base.Objective.lr_scale`)."""
+        scale = self.objective.lr_scale()
+        if not self._schedules and scale == 1.0:
+            return
+        for opt, cfg in ((self.g_opt, self.cfg.g_optim), (self.d_opt, self.cfg.d_optim)):
+            factor = lr_factor(cfg, self.step, self.cfg.train.steps) * scale
             for group in opt.param_groups:
                 group["lr"] = group["base_lr"] * factor
 
@@ -228,8 +233,7 @@ class Trainer:
 
     def train_step(self) -> Dict[str, torch.Tensor]:
         logs: Dict[str, torch.Tensor] = {}
-        if self._schedules:
-            self._apply_schedules()
+        self._apply_schedules()
         for _ in range(self.objective.d_steps(self.step, self.cfg.train.d_steps)):
             logs.update(self.d_step())
         logs.update(self.g_step())

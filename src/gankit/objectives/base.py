@@ -69,6 +69,12 @@ class Objective:
     def after_g_step(self, logs: Dict[str, Tensor]) -> None:
         """Called after each generator update with both steps' logs (e.g. BEGAN k_t)."""
 
+    def lr_scale(self) -> float:
+        """Multiplier of both players' learning rates the objective asks for now, on top
+        of the configured schedule (1 unless the game itself decays them, e.g. BEGAN's
+        halving when its convergence measure stalls)."""
+        return 1.0
+
     def state_dict(self) -> Dict[str, Any]:
         return {}
 

@@ -13,9 +13,17 @@ E L(G(z)) = gamma E L(x) (the diversity ratio gamma, eq. 3). M_global = L(x) +
 |gamma L(x) - L(G(z_G))| measures convergence (Sec. 3.4.1). Defaults are the paper's:
 gamma = 0.5, lambda_k = 0.001, k_0 = 0 (Adam 1e-4 in configs/began.toml). k_t is part of
 the checkpoint.
+
+The paper's learning rate is "decayed by a factor of 2 when the measure of convergence
+stalls" (Sec. 4.1) without saying how a stall is detected. Here (``stall_window`` > 0)
+M_global is averaged over consecutive windows of that many generator steps; a window
+whose mean is not at least ``stall_tolerance`` (relative) below the best window so far
+is a stall and halves both learning rates (``lr_scale``), and the best restarts from
+that window. The averages, the best and the scale are checkpointed with k_t.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Dict
 
@@ -46,10 +54,20 @@ class BEGAN(Objective):
                            min=0.0, max=1.0)
         lambda_k: float = opt(0.001, "lambda_k: learning rate of k_t", min=0.0)
         k_0: float = opt(0.0, "initial k_t", min=0.0, max=1.0)
+        stall_window: int = opt(0, "generator steps per M_global average; a window not "
+                                "below the best so far halves both learning rates "
+                                "(Sec. 4.1); 0 = never decay", min=0)
+        stall_tolerance: float = opt(0.01, "relative fall of the window mean of M_global "
+                                     "below the best that is not a stall", min=0.0)
+        lr_decay_factor: float = opt(0.5, "multiplier of the learning rates per stall",
+                                     min=0.0, max=1.0, min_exclusive=True)
 
     def __init__(self, opts: Any):
         super().__init__(opts)
         self.k = float(opts.k_0)
+        self.scale = 1.0          # product of the stall decays so far
+        self.best = math.inf      # lowest window mean of M_global since the last decay
+        self.window_sum, self.window_n = 0.0, 0
 
     def check(self, G: nn.Module, D: nn.Module) -> None:
         if not getattr(D, "autoencoder", False):
@@ -73,11 +91,36 @@ class BEGAN(Objective):
         l_real, l_fake = float(logs["L_real"]), float(logs["L_fake_g"])
         balance = self.opts.gamma * l_real - l_fake
         self.k = min(max(self.k + self.opts.lambda_k * balance, 0.0), 1.0)
+        m_global = l_real + abs(balance)
         logs["k_t"] = torch.tensor(self.k)
-        logs["M_global"] = torch.tensor(l_real + abs(balance))
+        logs["M_global"] = torch.tensor(m_global)
+        if self.opts.stall_window:
+            self._track_stall(m_global)
+            logs["lr_scale"] = torch.tensor(self.scale)
+
+    def _track_stall(self, m_global: float) -> None:
+        self.window_sum += m_global
+        self.window_n += 1
+        if self.window_n < self.opts.stall_window:
+            return
+        mean = self.window_sum / self.window_n
+        self.window_sum, self.window_n = 0.0, 0
+        if self.best == math.inf or mean < self.best * (1.0 - self.opts.stall_tolerance):
+            self.best = mean
+        else:  # stalled: decay, and measure progress from here on
+            self.scale *= self.opts.lr_decay_factor
+            self.best = mean
+
+    def lr_scale(self) -> float:
+        return self.scale
 
     def state_dict(self) -> Dict[str, Any]:
-        return {"k_t": self.k}
+        return {"k_t": self.k, "lr_scale": self.scale, "best_window": self.best,
+                "window_sum": self.window_sum, "window_n": self.window_n}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         self.k = float(state["k_t"])
+        self.scale = float(state.get("lr_scale", 1.0))  # checkpoints from before the decay
+        self.best = float(state.get("best_window", math.inf))
+        self.window_sum = float(state.get("window_sum", 0.0))
+        self.window_n = int(state.get("window_n", 0))
