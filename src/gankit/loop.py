@@ -16,7 +16,6 @@ import torch
 
 from . import seeds
 from .checkpoint import CheckpointManager
-from .grids import GRID_SIZE
 from .rundir import RunDir
 from .train import DivergenceError, Trainer
 
@@ -234,6 +233,6 @@ def _evaluate(trainer: Trainer, run: RunDir) -> Dict[str, Any]:
     if samples.dim() == 2 and samples.shape[1] == 2:
         run.save_snapshot(trainer.step, samples)
     if samples.dim() == 4:  # images: a grid from a fixed z, comparable across steps
-        grid = trainer.generate(GRID_SIZE, seeds.derived_seed(trainer.cfg.seed, seeds.GRID))
-        run.save_grid(trainer.step, grid)
+        grid, cols = trainer.sample_grid(seeds.derived_seed(trainer.cfg.seed, seeds.GRID))
+        run.save_grid(trainer.step, grid, cols)  # conditional runs: one row per class
     return results

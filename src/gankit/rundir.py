@@ -134,8 +134,9 @@ class RunDir:
         folder = self.path / "snapshots"
         return sorted(folder.glob("step-*.npy")) if folder.is_dir() else []
 
-    def save_grid(self, step: int, images: torch.Tensor) -> Path:
-        return save_grid(images, self.path / "samples" / f"step-{step:09d}.png")
+    def save_grid(self, step: int, images: torch.Tensor, cols: Optional[int] = None) -> Path:
+        """The sample grid of ``step``, ``cols`` images a row (None: a square)."""
+        return save_grid(images, self.path / "samples" / f"step-{step:09d}.png", cols)
 
     def grid_files(self) -> List[Path]:
         folder = self.path / "samples"

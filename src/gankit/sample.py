@@ -8,6 +8,10 @@ generator's EMA weights are used when the run kept them (``--raw``: the trained 
 resampling (Brock et al. 2019, Sec. 3.1). The samples are those :meth:`Trainer.generate
 <gankit.train.Trainer.generate>` gives for the same seed.
 
+A class-conditional run's generator is asked for ``--class k`` (every sample of class
+k), or without it for the classes 0, 1, ..., K-1, 0, ... in turn, as the trainer's
+evaluations do; the ``.npz`` then also holds ``y``, the class asked of each sample.
+
 Output: an ``.npz`` (key ``x``: the samples as G makes them, float32; images in [-1, 1])
 or a folder of PNG images (clamped to [-1, 1] and rounded to 8 bits, as the sample grids
 are), written under a temporary name and renamed, so an interrupted command leaves
@@ -28,6 +32,7 @@ from .checkpoint import CheckpointError, CheckpointManager, atomic_write_bytes, 
 from .components import resolve_config
 from .config import ConfigError, RunConfig
 from .nets import build_net
+from .nets.conditional import classes_of, requested_classes
 from .nets.sampling import generate
 from .rundir import RunDir
 
@@ -62,7 +67,8 @@ def load_generator(run_dir: str, step: Optional[int] = None, raw: bool = False,
     run = RunDir.open(run_dir, tensorboard=False)
     cfg = resolve_config(run.config())
     path, state = pick_checkpoint(run, step)
-    G = build_net("generator", cfg.generator, data_shape(cfg, state))
+    G = build_net("generator", cfg.generator, data_shape(cfg, state),
+                  int(state.get("num_classes", 0)))
     ema = state.get("G_ema") or {}
     weights = state["G"] if raw or "net" not in ema else ema["net"]
     try:
@@ -115,18 +121,38 @@ def cmd_sample(args) -> int:
     out = Path(args.out)
     _check_out(out)
     G, step = load_generator(args.run_dir, args.step, args.raw, args.device)
+    classes = asked_classes(G, args.n, args.cls)
     rng = torch.Generator().manual_seed(args.seed)
-    x = generate(G, args.n, rng, args.device, args.batch_size, args.truncation).cpu()
+    x = generate(G, args.n, rng, args.device, args.batch_size, args.truncation,
+                 classes).cpu()
     if out.suffix == ".npz":
         buf = io.BytesIO()
-        np.savez(buf, x=x.float().numpy())
+        arrays = {"x": x.float().numpy()}
+        if classes is not None:
+            arrays["y"] = classes.numpy()
+        np.savez(buf, **arrays)
         atomic_write_bytes(out, buf.getvalue())
     else:
         write_pngs(x, out)
     weights = "trained" if args.raw else "EMA (when kept)"
-    print(f"wrote {args.n} samples of step {step} ({weights} weights, seed {args.seed}) "
-          f"to {out}")
+    which = "" if args.cls is None else f" of class {args.cls}"
+    print(f"wrote {args.n} samples{which} of step {step} ({weights} weights, seed "
+          f"{args.seed}) to {out}")
     return 0
+
+
+def asked_classes(G: torch.nn.Module, n: int, cls: Optional[int]) -> Optional[torch.Tensor]:
+    """The class asked of each of n samples: ``cls`` for all, or 0..K-1 in turn for a
+    class-conditional G; None for an unconditional one (which refuses ``--class``)."""
+    k = classes_of(G)
+    if cls is None:
+        return requested_classes(n, k) if k else None
+    if not k:
+        raise ConfigError(f"--class {cls}: this run's generator is not class-conditional")
+    if not 0 <= cls < k:
+        raise ConfigError(f"--class {cls} is out of range: the run's data has {k} classes, "
+                          f"0..{k - 1}")
+    return torch.full((n,), cls, dtype=torch.long)
 
 
 def add_sample_parser(subparsers) -> None:
@@ -139,6 +165,9 @@ def add_sample_parser(subparsers) -> None:
     p.add_argument("--step", type=int, default=None, help="the checkpoint of this step")
     p.add_argument("--truncation", type=float, default=None, metavar="PSI",
                    help="Gaussian z truncated to [-psi, psi] by resampling")
+    p.add_argument("--class", dest="cls", type=int, default=None, metavar="K",
+                   help="class-conditional runs: every sample of class K (default: "
+                   "the classes in turn)")
     p.add_argument("--batch-size", type=int, default=4096)
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=cmd_sample)

@@ -28,12 +28,15 @@ from .config import OptimConfig, RunConfig
 from .data import build_dataset
 from .distributed import World, device_for
 from .ema import GeneratorEMA
-from .errors import CheckpointError, DivergenceError
+from .errors import CheckpointError, ConfigError, DivergenceError
 from .evalmode import eval_mode
+from .grids import GRID_SIZE
+from .metrics.conditional import ClassConditionalMetric
 from .metrics.training import Evaluator
 from .nets import build_net
+from .nets.conditional import BoundD, classes_of, requested_classes
 from .nets.layers import sample_noise
-from .nets.sampling import generate
+from .nets.sampling import class_rows, generate
 from .objectives import build_objective
 from .plugins import SetupContext, component_options
 from .registry import NETS
@@ -81,8 +84,11 @@ class Trainer:
         if cfg.train.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
         self.data = build_dataset(cfg.data, seeds.derived_seed(cfg.seed, seeds.DATA))
-        self.G = build_net("generator", cfg.generator, self.data.shape).to(self.device)
-        self.D = build_net("discriminator", cfg.discriminator, self.data.shape).to(self.device)
+        #: K of a class-conditional run (both nets conditioned on the data's K classes), or 0
+        self.num_classes = self._conditioning_classes()
+        shape, k = self.data.shape, self.num_classes
+        self.G = build_net("generator", cfg.generator, shape, k).to(self.device)
+        self.D = build_net("discriminator", cfg.discriminator, shape, k).to(self.device)
         self.G = self.world.sync_batchnorm(self.G, cfg.train.sync_batchnorm, self.device)
         self.D = self.world.sync_batchnorm(self.D, cfg.train.sync_batchnorm, self.device)
         self.objective = build_objective(cfg.objective)
@@ -112,7 +118,53 @@ class Trainer:
         self._hooks = {h: [s for s in self.stabilizers if s.overrides(h)]
                        for h in ("d_input", "penalty", "d_penalty", "after_step")}
         self.evaluator = Evaluator(self.metric_names(), self.data)
+        self._check_conditioning()
         self._dry_run()
+
+    def _conditioning_classes(self) -> int:
+        """K when either net's config asks for class conditioning (``conditional``), else
+        0; conditioning on a data set without labels is refused here, before anything
+        is built (so before a run directory exists)."""
+        asked = []
+        for role, section in (("generator", self.cfg.generator),
+                              ("discriminator", self.cfg.discriminator)):
+            mode = getattr(component_options(NETS, section, role), "conditional", "none")
+            if mode != "none":
+                asked.append(f"{role}.conditional = {mode!r}")
+        if asked and self.data.num_classes < 1:
+            raise ConfigError(f"{asked[0]} asks for a class-conditional GAN, but data set "
+                              f"{self.cfg.data.name!r} has no class labels; use a labelled "
+                              "set (digits, mnist, mnist5k, cifar10, svhn, a folder of "
+                              "class sub-folders, an npz with y; ring or grid: the mode "
+                              "index is the class)")
+        return self.data.num_classes if asked else 0
+
+    def _check_conditioning(self) -> None:
+        """Refuse a half-conditional run, a game that cannot be played class by class,
+        an AC-GAN head no game trains, and per-class metrics of an unconditional run."""
+        g, d = classes_of(self.G), classes_of(self.D)
+        if bool(g) != bool(d):
+            given, other = ("generator", "discriminator") if g else ("discriminator",
+                                                                     "generator")
+            raise ConfigError(f"{given}.conditional is set but the {other} is "
+                              f"unconditional; set {other}.conditional too (generator: "
+                              "input or cbn; discriminator: projection or acgan)")
+        name = self.cfg.objective.name
+        if g and not self.objective.class_conditional:
+            raise ConfigError(f"objective {name!r} cannot be played class by class; a "
+                              "class-conditional run takes nonsaturating, minimax, hinge, "
+                              "wgan, wgan_gp, rpgan, preference or acgan")
+        if getattr(self.D, "conditional", "none") == "acgan" and not (
+                self.objective.trains_class_head):
+            raise ConfigError(f"discriminator.conditional = 'acgan' adds a class head that "
+                              f"objective {name!r} does not train; use objective.name = "
+                              f"'acgan' with game = {name!r}")
+        for metric in self.evaluator.metrics:
+            if isinstance(metric, ClassConditionalMetric) and not g:
+                raise ConfigError(f"metric {metric.name!r} scores the classes asked of a "
+                                  "class-conditional generator, and this run is "
+                                  "unconditional (set generator.conditional and "
+                                  "discriminator.conditional)")
 
     def _setup_context(self) -> SetupContext:
         """All the objective's and the stabilizers' ``setup`` may read and set."""
@@ -159,13 +211,17 @@ class Trainer:
         net that cannot take the data or the batch (channels, packing degree...) is
         refused before a run directory exists. Draws no random numbers."""
         m = self.cfg.data.batch_size // self.world.size
+        y = torch.zeros(m, dtype=torch.long, device=self.device) if self.num_classes else None
         with eval_mode(self.G, self.D):
-            x = self.G(torch.zeros(m, self.G.z_dim, device=self.device))
+            x = self._G(self.G, torch.zeros(m, self.G.z_dim, device=self.device), y)
             if tuple(x.shape[1:]) != tuple(self.data.shape):
                 raise ValueError(f"the generator makes samples of shape {tuple(x.shape[1:])} "
                                  f"but data set {self.cfg.data.name!r} has shape "
                                  f"{tuple(self.data.shape)}; change the generator options")
-            self.D(x)
+            if y is None:
+                self.D(x)
+            else:
+                self.D(x, y)
 
     def metric_names(self) -> List[str]:
         return list(self.cfg.eval.metrics or self.data.default_metrics)
@@ -179,11 +235,34 @@ class Trainer:
         """This rank's share of a global minibatch of real examples."""
         return self.world.shard(self.data.sample(self.cfg.data.batch_size)).to(self.device)
 
-    def d_view(self, x: torch.Tensor):
+    def labelled_batch(self) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """This rank's share of a real minibatch, and in a class-conditional run its
+        classes y (None otherwise), which the step's generated examples are asked for:
+        the fakes of a step then have the reals' classes, position by position, which
+        is what lets :class:`~gankit.nets.conditional.BoundD` serve every objective."""
+        if not self.num_classes:
+            return self.real_batch(), None
+        x, y = self.data.sample_with_labels(self.cfg.data.batch_size)
+        return self.world.shard(x).to(self.device), self.world.shard(y).to(self.device)
+
+    @staticmethod
+    def _G(G, z: torch.Tensor, y: Optional[torch.Tensor]) -> torch.Tensor:
+        return G(z) if y is None else G(z, y)
+
+    def fake_batch(self, y: Optional[torch.Tensor]) -> torch.Tensor:
+        """G(z) for a fresh minibatch of z, asked for classes y in a conditional run."""
+        return self._G(self.g_forward, self.sample_z(self.cfg.data.batch_size), y)
+
+    def d_view(self, x: torch.Tensor, y: Optional[torch.Tensor] = None):
         """D as the objective sees it: stabilizers' input transforms applied first."""
         for stab in self._hooks["d_input"]:
             x = stab.d_input(x, self.step)
-        return self.d_forward(x)
+        return self.d_forward(x) if y is None else self.d_forward(x, y)
+
+    def d_for(self, y: Optional[torch.Tensor]):
+        """The callable D(x) handed to the objective and the stabilizers this step: with
+        the classes y bound by position in a conditional run."""
+        return self.d_view if y is None else BoundD(self.d_view, y)
 
     def _update(self, role: str, net: nn.Module, opt: torch.optim.Optimizer,
                 loss: torch.Tensor) -> None:
@@ -199,13 +278,14 @@ class Trainer:
     # ------------------------------------------------------------------ Algorithm 1
     def d_step(self) -> Dict[str, torch.Tensor]:
         """One ascent step of D on V(D, G) for a fresh real and generated minibatch."""
-        real = self.real_batch()
+        real, y = self.labelled_batch()
         with torch.no_grad(), self.precision.autocast():
-            fake = self.g_forward(self.sample_z(self.cfg.data.batch_size))
+            fake = self.fake_batch(y)
+        D = self.d_for(y)
         with self.precision.autocast():
-            loss, logs = self.objective.d_loss(self.d_view, real, fake)
+            loss, logs = self.objective.d_loss(D, real, fake)
             for stab in self._hooks["d_penalty"]:
-                term = stab.d_penalty(self.d_view, real, fake)
+                term = stab.d_penalty(D, real, fake)
                 if term is not None:  # None: not due this step (lazy regularisation)
                     logs["d_penalty"] = term.detach()
                     loss = loss + term
@@ -215,21 +295,29 @@ class Trainer:
         return logs
 
     def g_step(self) -> Dict[str, torch.Tensor]:
-        """One descent step of G on its loss for a fresh noise minibatch."""
+        """One descent step of G on its loss for a fresh noise minibatch (asked for the
+        classes of a fresh real minibatch in a conditional run)."""
+        real, y = self._g_batch()
         with self.precision.autocast():
-            fake = self.g_forward(self.sample_z(self.cfg.data.batch_size))
-        real = self.real_batch() if self.objective.g_needs_real else None
+            fake = self.fake_batch(y)
         for p in self._d_params:
             p.requires_grad_(False)
         try:
             with self.precision.autocast():
-                loss, logs = self.objective.g_loss(self.d_view, fake, real)
+                loss, logs = self.objective.g_loss(self.d_for(y), fake, real)
             self._check_finite("generator", logs, loss)
             self._update("generator", self.G, self.g_opt, loss)
         finally:
             for p in self._d_params:
                 p.requires_grad_(True)
         return logs
+
+    def _g_batch(self) -> tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+        """(the real minibatch G's loss reads, or None; the classes for G's fakes)."""
+        if self.num_classes:
+            real, y = self.labelled_batch()
+            return (real if self.objective.g_needs_real else None), y
+        return (self.real_batch() if self.objective.g_needs_real else None), None
 
     def train_step(self) -> Dict[str, torch.Tensor]:
         logs: Dict[str, torch.Tensor] = {}
@@ -259,11 +347,28 @@ class Trainer:
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
     def generate(self, n: int, seed: Optional[int] = None, batch: int = 4096) -> torch.Tensor:
-        """``n`` samples from G in eval mode, from a noise stream separate from training."""
+        """``n`` samples from G in eval mode, from a noise stream separate from training;
+        in a conditional run sample i is asked for class :meth:`sample_classes` [i]."""
         rng = torch.Generator().manual_seed(
             seeds.derived_seed(self.cfg.seed, seeds.SAMPLES) if seed is None else seed)
         # the EMA copy when train.g_ema > 0, else G itself
-        return generate(self.g_ema.sampler, n, rng, self.device, batch)
+        return generate(self.g_ema.sampler, n, rng, self.device, batch,
+                        classes=self.sample_classes(n))
+
+    def sample_classes(self, n: int) -> Optional[torch.Tensor]:
+        """The classes :meth:`generate` asks of its n samples (0, 1, ..., K-1, 0, ...),
+        None in an unconditional run."""
+        return requested_classes(n, self.num_classes) if self.num_classes else None
+
+    @torch.no_grad()
+    def sample_grid(self, seed: int) -> tuple[torch.Tensor, Optional[int]]:
+        """The images of a sample grid and its number of columns (None: square): 64
+        samples, or in a conditional run one row per class, each column one z."""
+        if not self.num_classes:
+            return self.generate(GRID_SIZE, seed), None
+        cols = 8
+        rng = torch.Generator().manual_seed(seed)
+        return class_rows(self.g_ema.sampler, self.num_classes, cols, rng, self.device), cols
 
     def evaluate(self) -> tuple[Dict[str, Any], torch.Tensor]:
         samples = self.generate(self.cfg.eval.n_samples)
@@ -283,7 +388,8 @@ class Trainer:
                 "precision": self.precision.state_dict(),
                 "objective": self.objective.state_dict(), "data": self.data.state_dict(),
                 "stabilizers": [s.state_dict() for s in self.stabilizers], "rng": rng,
-                "G_ema": self.g_ema.state_dict(), "data_shape": list(self.data.shape)}
+                "G_ema": self.g_ema.state_dict(), "data_shape": list(self.data.shape),
+                "num_classes": self.num_classes}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         self.step = int(state["step"])

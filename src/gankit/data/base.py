@@ -5,7 +5,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
-from ..errors import DataFileError
+from ..errors import ConfigError, DataFileError
 
 Tensor = torch.Tensor
 
@@ -19,8 +19,9 @@ class Dataset:
 
     Labelled data sets (the image sets) also set ``labels`` (the class 0..K-1 of each
     training example, addressable through :meth:`examples`) and ``num_classes``, and may
-    hold out a test split (:meth:`test_set`). Unlabelled ones (the 2D toys) leave them
-    unset, and the label methods raise saying so.
+    hold out a test split (:meth:`test_set`). Unlabelled ones leave them unset, and the
+    label methods raise saying so. Sets with ``num_classes`` K > 0 draw labelled batches
+    with :meth:`sample_with_labels` (the mixtures of Gaussians too: a mode is a class).
     """
 
     shape: Tuple[int, ...] = ()
@@ -34,6 +35,14 @@ class Dataset:
 
     def sample(self, m: int) -> torch.Tensor:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def sample_with_labels(self, m: int) -> Tuple[Tensor, Tensor]:
+        """``m`` real examples and their classes, as :meth:`sample` draws them (the same
+        random draws); for class-conditional training. Unlabelled sets raise."""
+        raise ConfigError(f"data set {type(self).__name__} has no class labels, so a "
+                          "class-conditional GAN cannot be trained on it; use a labelled "
+                          "set (digits, mnist, mnist5k, cifar10, a folder of class "
+                          "sub-folders, an npz with y; ring or grid: the mode index)")
 
     def state_dict(self) -> Dict[str, Any]:
         return {"rng": self.rng.get_state()}

@@ -73,6 +73,12 @@ class ImageData(Dataset):
     def sample(self, m: int) -> Tensor:
         return self.examples(self._next_indices(m))
 
+    def sample_with_labels(self, m: int) -> Tuple[Tensor, Tensor]:
+        if self.labels is None:
+            return super().sample_with_labels(m)
+        idx = self._next_indices(m)
+        return self.examples(idx), self.labels[idx]
+
     def examples(self, idx: Tensor) -> Tensor:
         return to_unit_range(self.images[idx])
 

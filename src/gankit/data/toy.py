@@ -4,12 +4,16 @@
 by Srivastava et al. (VEEGAN, 2017) and Lin et al. (PacGAN, 2018): 8 modes on a circle of
 radius 1 with std 0.01, and 25 modes on {-4,-2,0,2,4}^2 with std 0.05, equal weights.
 ``spiral`` is a continuous, non-mixture shape for qualitative checks.
+
+The mixtures are also labelled: the class of an example is the index of the mode it was
+drawn from (``num_classes`` = the number of modes), so a class-conditional GAN can be
+asked for one mode (:meth:`GaussianMixture2D.sample_with_labels`).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import torch
 
@@ -28,11 +32,16 @@ class GaussianMixture2D(Dataset):
         super().__init__(seed)
         self.centres = centres.to(torch.float32)
         self.std = float(std)
+        self.num_classes = len(self.centres)  # a mode's index is its class
 
     def sample(self, m: int) -> torch.Tensor:
+        return self.sample_with_labels(m)[0]
+
+    def sample_with_labels(self, m: int) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``m`` examples and the index of the mode each was drawn from."""
         idx = torch.randint(len(self.centres), (m,), generator=self.rng)
         noise = torch.randn(m, 2, generator=self.rng)
-        return self.centres[idx] + self.std * noise
+        return self.centres[idx] + self.std * noise, idx
 
     def describe(self) -> Dict[str, Any]:
         return {"centres": self.centres, "std": self.std}

@@ -8,9 +8,14 @@ from torch import nn
 from ..config import NetConfig
 from ..plugins import build
 from ..registry import NETS
-from . import began, dcgan, improved_gan, mlp  # noqa: F401  (importing registers them)
+from . import began, conditional, dcgan, improved_gan, mlp  # noqa: F401  (importing registers them)
 
 
-def build_net(role: str, cfg: NetConfig, shape: Tuple[int, ...]) -> nn.Module:
-    """Build the ``role`` ("generator" or "discriminator") network for data ``shape``."""
-    return build(NETS, role, cfg, shape, make=role)
+def build_net(role: str, cfg: NetConfig, shape: Tuple[int, ...],
+              num_classes: int = 0) -> nn.Module:
+    """Build the ``role`` ("generator" or "discriminator") network for data ``shape``;
+    ``num_classes`` K > 0 is the class count of a class-conditional run
+    (:mod:`gankit.nets.conditional`), given only then, so a net family without
+    conditioning needs no such argument."""
+    extra = (num_classes,) if num_classes else ()
+    return build(NETS, role, cfg, shape, *extra, make=role)

@@ -14,6 +14,11 @@ With ``generator.vbn = true`` the generator's batch norm becomes virtual batch n
 (Salimans et al. 2016, Sec. 3.4; they use it in G): each example is normalised with the
 statistics of a reference batch, fixed at the start by the ``vbn`` stabilizer, plus
 itself.
+
+``conditional`` makes them class-conditional (:mod:`gankit.nets.conditional`): G's batch
+norms become conditional batch norms (``cbn``, as in the generator of Miyato & Koyama
+2018) or the one-hot class joins z (``input``); D projects the class onto its features
+(``projection``) or adds AC-GAN's class head on them (``acgan``).
 """
 from __future__ import annotations
 
@@ -25,6 +30,13 @@ from torch import nn
 
 from ..config import opt
 from ..registry import NETS
+from .conditional import (
+    ConditionalBatchNorm,
+    ConditionalDiscriminator,
+    generator_mode,
+    one_hot_input,
+    run_conditional,
+)
 from .layers import VirtualBatchNorm2d, refuse_generator_sn, spectral_normed
 
 
@@ -58,15 +70,19 @@ def check_input(x: torch.Tensor, shape: Tuple[int, ...], who: str) -> None:
 
 
 def init_weights(module: nn.Module) -> None:
-    """N(0, 0.02) for conv/linear weights, N(1, 0.02) for batch-norm scales (Sec. 4)."""
+    """N(0, 0.02) for conv/linear weights, N(1, 0.02) for batch-norm scales (Sec. 4),
+    conditional ones included."""
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
             nn.init.normal_(m.weight, 0.0, 0.02)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
+        elif isinstance(m, nn.BatchNorm2d) and m.affine:
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
+        elif isinstance(m, ConditionalBatchNorm):  # each class's gamma as BN's weight
+            nn.init.normal_(m.gamma.weight, 1.0, 0.02)
+            nn.init.zeros_(m.beta.weight)
 
 
 @NETS.register("dcgan")
@@ -89,14 +105,21 @@ class DCGAN:
         spectral_norm: bool = opt(False, "discriminator: spectral normalisation of every "
                                   "convolution and of the output layer (Miyato et al. "
                                   "2018; their D has no batch norm)")
+        conditional: str = opt("none", "class conditioning on a labelled data set: "
+                               "generator cbn (conditional batch norm) or input (one-hot y "
+                               "joins z); discriminator projection (Miyato & Koyama 2018) "
+                               "or acgan (auxiliary classifier, objective 'acgan')",
+                               choices=("none", "input", "cbn", "projection", "acgan"))
 
     @staticmethod
-    def generator(opts: "DCGAN.Options", shape: Tuple[int, ...]) -> nn.Module:
-        return DCGANGenerator(opts, _checked(opts, shape, "generator"))
+    def generator(opts: "DCGAN.Options", shape: Tuple[int, ...],
+                  num_classes: int = 0) -> nn.Module:
+        return DCGANGenerator(opts, _checked(opts, shape, "generator"), num_classes)
 
     @staticmethod
-    def discriminator(opts: "DCGAN.Options", shape: Tuple[int, ...]) -> nn.Module:
-        return DCGANDiscriminator(opts, _checked(opts, shape, "discriminator"))
+    def discriminator(opts: "DCGAN.Options", shape: Tuple[int, ...],
+                      num_classes: int = 0) -> nn.Module:
+        return DCGANDiscriminator(opts, _checked(opts, shape, "discriminator"), num_classes)
 
 
 def _checked(opts: DCGAN.Options, shape: Tuple[int, ...], role: str) -> Tuple[int, int, int]:
@@ -111,28 +134,37 @@ def _checked(opts: DCGAN.Options, shape: Tuple[int, ...], role: str) -> Tuple[in
     return c, h, w
 
 
-def _norm(channels: int, on: bool, virtual: bool = False) -> List[nn.Module]:
+def _norm(channels: int, on: bool, virtual: bool = False,
+          num_classes: int = 0) -> List[nn.Module]:
     if virtual:
         return [VirtualBatchNorm2d(channels)]
+    if num_classes and on:
+        return [ConditionalBatchNorm(channels, num_classes)]
     return [nn.BatchNorm2d(channels)] if on else []
 
 
 class DCGANGenerator(nn.Module):
-    """z -> Linear -> (width * 2^(n-1), s0, s0) -> n transposed convs -> tanh."""
+    """z (and, when conditional, the class y) -> Linear -> (width * 2^(n-1), s0, s0) ->
+    n transposed convs -> tanh."""
 
-    def __init__(self, opts: DCGAN.Options, shape: Tuple[int, int, int]):
+    def __init__(self, opts: DCGAN.Options, shape: Tuple[int, int, int],
+                 num_classes: int = 0):
         super().__init__()
         refuse_generator_sn(opts, "dcgan")
+        self.num_classes = generator_mode(opts.conditional, num_classes, opts, "dcgan")
+        self.conditional = opts.conditional
         self.shape, self.z_dim, self.z_dist = shape, opts.z_dim, opts.z_dist
         s0, n = stages(shape[1])
         ch = opts.width * 2 ** (n - 1)
         self.start = (ch, s0, s0)
-        self.project = nn.Linear(opts.z_dim, ch * s0 * s0)
+        d_in = opts.z_dim + (self.num_classes if opts.conditional == "input" else 0)
+        self.project = nn.Linear(d_in, ch * s0 * s0)
         norm = opts.batchnorm or opts.vbn
-        layers: List[nn.Module] = _norm(ch, norm, opts.vbn) + [nn.ReLU()]
+        cbn = self.num_classes if opts.conditional == "cbn" else 0
+        layers: List[nn.Module] = _norm(ch, norm, opts.vbn, cbn) + [nn.ReLU()]
         for _ in range(n - 1):
             layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=not norm)]
-            layers += _norm(ch // 2, norm, opts.vbn) + [nn.ReLU()]
+            layers += _norm(ch // 2, norm, opts.vbn, cbn) + [nn.ReLU()]
             ch //= 2
         layers += [nn.ConvTranspose2d(ch, shape[0], 4, 2, 1), nn.Tanh()]
         self.body = nn.Sequential(*layers)
@@ -158,7 +190,9 @@ class DCGANGenerator(nn.Module):
                              "[[stabilizers]] name = 'vbn' to the config")
         return self.vbn_ref
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if self.num_classes:
+            return self._conditional(z, y)
         ref = self._reference()
         n_ref = 0 if ref is None else len(ref)
         h = z if ref is None else torch.cat([ref, z])
@@ -167,11 +201,20 @@ class DCGANGenerator(nn.Module):
             h = layer(h, n_ref) if isinstance(layer, VirtualBatchNorm2d) else layer(h)
         return h[n_ref:]
 
+    def _conditional(self, z: torch.Tensor, y: Optional[torch.Tensor]) -> torch.Tensor:
+        if y is None:
+            raise ValueError("this generator is class-conditional: call it as G(z, y)")
+        if self.conditional == "input":
+            z = one_hot_input(z, y, self.num_classes)
+        return run_conditional(self.body, self.project(z).view(len(z), *self.start), y)
 
-class DCGANDiscriminator(nn.Module):
-    """x -> n strided convs (LeakyReLU 0.2) -> Linear; returns (logits, features)."""
 
-    def __init__(self, opts: DCGAN.Options, shape: Tuple[int, int, int]):
+class DCGANDiscriminator(nn.Module, ConditionalDiscriminator):
+    """x -> n strided convs (LeakyReLU 0.2) -> Linear; returns (logits, features). The
+    features are phi(x) of a projection D and the input of AC-GAN's class head."""
+
+    def __init__(self, opts: DCGAN.Options, shape: Tuple[int, int, int],
+                 num_classes: int = 0):
         super().__init__()
         if opts.vbn:
             raise ValueError("discriminator.vbn: the dcgan nets offer virtual batch norm in "
@@ -188,11 +231,15 @@ class DCGANDiscriminator(nn.Module):
         self.body = nn.Sequential(*layers)
         self.feature_dim = ch * s0 * s0
         self.out = nn.Linear(self.feature_dim, opts.n_out)
+        self._init_conditioning(opts.conditional, self.feature_dim, num_classes, opts)
         init_weights(self)
         if opts.spectral_norm:
             spectral_normed(self)
+            if self.cond_head is not None and self.conditional == "projection":
+                self.cond_head.spectral_normed()  # the Linear class head already is
 
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, y: Optional[torch.Tensor] = None
+                ) -> Tuple[torch.Tensor, torch.Tensor]:
         check_input(x, self.shape, "the dcgan discriminator")
         features = self.body(x).flatten(1)
-        return self.out(features), features
+        return self._conditional_logit(self.out(features), features, y), features

@@ -5,6 +5,11 @@ Salimans et al. (2016) as options: minibatch discrimination (Sec. 3.2, discrimin
 virtual batch normalisation (Sec. 3.4), weight normalisation and Gaussian noise layers
 (their MNIST discriminator, Sec. 6.1), and PacGAN packing (Lin et al. 2018). A hidden
 layer is Linear -> [BatchNorm | VBN] -> activation -> [Gaussian noise].
+
+``conditional`` makes them class-conditional (:mod:`gankit.nets.conditional`): G takes
+the one-hot class with z (``input``) or conditional batch norms (``cbn``); D projects
+the class onto the input of its output layer (``projection``) or adds AC-GAN's class
+head on its features (``acgan``).
 """
 from __future__ import annotations
 
@@ -18,6 +23,13 @@ from torch import nn
 
 from ..config import opt
 from ..registry import NETS
+from .conditional import (
+    ConditionalBatchNorm,
+    ConditionalDiscriminator,
+    generator_mode,
+    one_hot_input,
+    run_conditional,
+)
 from .layers import (
     GaussianNoise,
     MinibatchDiscrimination,
@@ -35,19 +47,22 @@ def _linear(d_in: int, d_out: int, weightnorm: bool) -> nn.Module:
     return WeightNormLinear(d_in, d_out) if weightnorm else nn.Linear(d_in, d_out)
 
 
-def _stack(d_in: int, opts: "MLP.Options", widths: List[int]) -> Tuple[nn.Sequential, List[int]]:
+def _stack(d_in: int, opts: "MLP.Options", widths: List[int],
+           num_classes: int = 0) -> Tuple[nn.Sequential, List[int]]:
     """The hidden layers as one flat Sequential, and the module count at each layer's end.
 
     ``widths[i]`` is the input width of hidden layer i (minibatch discrimination widens
     the layer after the feature layer). With no technique enabled the modules are
-    Linear, [BatchNorm1d], activation, exactly as before the techniques existed.
+    Linear, [BatchNorm1d], activation, exactly as before the techniques existed. With
+    ``num_classes`` K > 0 the batch norms are conditional on K classes.
     """
     layers: List[nn.Module] = [GaussianNoise(opts.noise_input)] if opts.noise_input else []
     ends = []
     for i in range(opts.depth):
         layers.append(_linear(d_in if i == 0 else widths[i], opts.width, opts.weightnorm))
         if opts.batchnorm:
-            layers.append(nn.BatchNorm1d(opts.width))
+            layers.append(ConditionalBatchNorm(opts.width, num_classes, spatial=False)
+                          if num_classes else nn.BatchNorm1d(opts.width))
         if opts.vbn:
             layers.append(VirtualBatchNorm1d(opts.width))
         layers.append(activation(opts.activation))
@@ -108,14 +123,21 @@ class MLP:
         pack: int = opt(1, "discriminator: PacGAN packing degree m (1 = off)", min=1)
         spectral_norm: bool = opt(False, "discriminator: spectral normalisation of every "
                                   "linear layer (Miyato et al. 2018)")
+        conditional: str = opt("none", "class conditioning on a labelled data set: "
+                               "generator input (one-hot y joins z) or cbn (conditional "
+                               "batch norm); discriminator projection (Miyato & Koyama "
+                               "2018) or acgan (auxiliary classifier, objective 'acgan')",
+                               choices=("none", "input", "cbn", "projection", "acgan"))
 
     @staticmethod
-    def generator(opts: "MLP.Options", shape: Tuple[int, ...]) -> nn.Module:
-        return MLPGenerator(opts, shape)
+    def generator(opts: "MLP.Options", shape: Tuple[int, ...],
+                  num_classes: int = 0) -> nn.Module:
+        return MLPGenerator(opts, shape, num_classes)
 
     @staticmethod
-    def discriminator(opts: "MLP.Options", shape: Tuple[int, ...]) -> nn.Module:
-        return MLPDiscriminator(opts, shape)
+    def discriminator(opts: "MLP.Options", shape: Tuple[int, ...],
+                      num_classes: int = 0) -> nn.Module:
+        return MLPDiscriminator(opts, shape, num_classes)
 
 
 class _Reference(nn.Module):
@@ -156,7 +178,9 @@ class _Reference(nn.Module):
 
 
 class MLPGenerator(_Reference):
-    def __init__(self, opts: MLP.Options, shape: Tuple[int, ...]):
+    """z (and, when conditional, the class y) -> x."""
+
+    def __init__(self, opts: MLP.Options, shape: Tuple[int, ...], num_classes: int = 0):
         super().__init__()
         for name, why in (("mbd_kernels", "minibatch discrimination compares the "
                            "features f(x_i) of a discriminator's feature layer"),
@@ -166,17 +190,32 @@ class MLPGenerator(_Reference):
                                  f"layer; set it on the discriminator")
         refuse_generator_sn(opts, "mlp")
         self.shape, self.z_dim, self.z_dist = tuple(shape), opts.z_dim, opts.z_dist
+        self.num_classes = generator_mode(opts.conditional, num_classes, opts, "mlp")
+        self.conditional = opts.conditional
         self._init_reference(opts, (opts.z_dim,))
-        self.body, _ = _stack(opts.z_dim, opts, [opts.width] * opts.depth)
+        d_in = opts.z_dim + (self.num_classes if opts.conditional == "input" else 0)
+        cbn = self.num_classes if opts.conditional == "cbn" else 0
+        self.body, _ = _stack(d_in, opts, [opts.width] * opts.depth, cbn)
         self.out = _linear(opts.width, math.prod(shape), opts.weightnorm)
         self.out_act = activation(_out_activation(opts.out_activation, self.shape))
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if self.num_classes:
+            return self._conditional(z, y)
         ref = self._reference_input()
         n_ref = 0 if ref is None else len(ref)
         h = z if ref is None else torch.cat([ref, z])
         x = self.out_act(self.out(_run(self.body, h, n_ref)))[n_ref:]
         return x.view(len(z), *self.shape)
+
+    def _conditional(self, z: torch.Tensor, y: Optional[torch.Tensor]) -> torch.Tensor:
+        if y is None:
+            raise ValueError("this generator is class-conditional: call it as G(z, y)")
+        if self.conditional == "input":
+            h = _run(self.body, one_hot_input(z, y, self.num_classes), 0)
+        else:
+            h = run_conditional(self.body, z, y)
+        return self.out_act(self.out(h)).view(len(z), *self.shape)
 
 
 def _out_activation(name: str, shape: Tuple[int, ...]) -> str:
@@ -187,13 +226,15 @@ def _out_activation(name: str, shape: Tuple[int, ...]) -> str:
     return "tanh" if data_range(shape) is not None else "none"
 
 
-class MLPDiscriminator(_Reference):
+class MLPDiscriminator(_Reference, ConditionalDiscriminator):
     """Returns ``(logits, features)``; features are hidden layer ``feature_layer``'s output.
 
-    With packing (m > 1) it returns one logit per pack of m consecutive examples.
+    With packing (m > 1) it returns one logit per pack of m consecutive examples. A
+    projection D projects the class onto the input of the output layer; AC-GAN's class
+    head reads the features.
     """
 
-    def __init__(self, opts: MLP.Options, shape: Tuple[int, ...]):
+    def __init__(self, opts: MLP.Options, shape: Tuple[int, ...], num_classes: int = 0):
         super().__init__()
         if not -opts.depth <= opts.feature_layer < opts.depth:
             raise ValueError(f"discriminator.feature_layer = {opts.feature_layer} but the "
@@ -214,14 +255,20 @@ class MLPDiscriminator(_Reference):
         self.out = _linear(opts.width + extra, opts.n_out, opts.weightnorm)
         self.feature_dim = opts.width
         self._feature_end = ends[feature_idx]
+        self._init_conditioning(opts.conditional, opts.width + extra
+                                if opts.conditional == "projection" else opts.width,
+                                num_classes, opts)
         if opts.spectral_norm:
             if opts.weightnorm:
                 raise ValueError("discriminator.spectral_norm and weightnorm: both "
                                  "reparametrise the weights; choose one")
             spectral_normed(self.body)
             spectral_normed(self.out)
+            if self.cond_head is not None:
+                self.cond_head.spectral_normed()
 
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, y: Optional[torch.Tensor] = None
+                ) -> Tuple[torch.Tensor, torch.Tensor]:
         ref = self._reference_input()
         h = pack(x.flatten(1), self.pack)
         n_ref = 0
@@ -231,7 +278,8 @@ class MLPDiscriminator(_Reference):
         features = _run(self.body, h, n_ref, 0, self._feature_end)
         h = features if self.mbd is None else self._minibatch(features, n_ref)
         h = _run(self.body, h, n_ref, self._feature_end)
-        return self.out(h)[n_ref:], features[n_ref:]
+        logits = self._conditional_logit(self.out(h), h, y)
+        return logits[n_ref:], features[n_ref:]
 
     def _minibatch(self, f: torch.Tensor, n_ref: int) -> torch.Tensor:
         """Minibatch features over the reference rows and the batch rows separately."""

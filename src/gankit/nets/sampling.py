@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from ..evalmode import eval_mode
+from .conditional import classes_of
 from .layers import data_range, sample_noise
 
 
@@ -47,13 +48,33 @@ def prior(G: nn.Module, m: int, rng: torch.Generator, device,
 
 @torch.no_grad()
 def generate(G: nn.Module, n: int, rng: torch.Generator, device, batch: int = 4096,
-             truncation: Optional[float] = None) -> torch.Tensor:
+             truncation: Optional[float] = None,
+             classes: Optional[torch.Tensor] = None) -> torch.Tensor:
     """``n`` samples of G in eval mode, z drawn from ``rng`` ``batch`` at a time, in the
-    data's range (see the module docstring)."""
+    data's range (see the module docstring); sample i of a class-conditional G is asked
+    for class ``classes[i]`` (n classes, required then)."""
+    if (classes is None) != (not classes_of(G)):
+        raise ValueError("a class-conditional generator needs the class of each sample"
+                         if classes is None else
+                         "classes were given to a generator that is not class-conditional")
     with eval_mode(G):
-        parts = [G(prior(G, min(batch, n - i), rng, device, truncation))
-                 for i in range(0, n, batch)]
+        parts = []
+        for i in range(0, n, batch):
+            z = prior(G, min(batch, n - i), rng, device, truncation)
+            parts.append(G(z) if classes is None else G(z, classes[i:i + len(z)].to(device)))
     return into_range(torch.cat(parts), G.shape)
+
+
+@torch.no_grad()
+def class_rows(G: nn.Module, num_classes: int, cols: int, rng: torch.Generator, device,
+               truncation: Optional[float] = None) -> torch.Tensor:
+    """``num_classes`` x ``cols`` samples of a class-conditional G, row k asked for class
+    k and column j made from one z for every row: a row shows one class, a column what
+    one z gives across the classes."""
+    z = prior(G, cols, rng, device, truncation).repeat(num_classes, 1)
+    y = torch.arange(num_classes, device=device).repeat_interleave(cols)
+    with eval_mode(G):
+        return into_range(G(z, y), G.shape)
 
 
 def into_range(x: torch.Tensor, shape) -> torch.Tensor:

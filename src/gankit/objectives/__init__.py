@@ -5,6 +5,7 @@ from ..config import ObjectiveConfig
 from ..plugins import build
 from ..registry import OBJECTIVES
 from . import (  # noqa: F401  (importing registers them; semisup also 'accuracy')
+    acgan,
     began,
     feature_matching,
     hinge,

@@ -34,6 +34,14 @@ class Objective:
     g_needs_real: bool = False
     #: the objective reads probabilities from labels, so label smoothing applies
     uses_labels: bool = False
+    #: the game works class by class in a class-conditional run: its losses read D's
+    #: verdict on the step's batches, whose classes the trainer binds to D by position
+    #: (:class:`gankit.nets.conditional.BoundD`); False for a game whose G loss ignores
+    #: D's verdict on (x, y) or that calls D on batches of its own
+    class_conditional: bool = True
+    #: the game trains the auxiliary class head of an AC-GAN discriminator (Odena et al.
+    #: 2017); a discriminator with such a head needs a game that does
+    trains_class_head: bool = False
 
     def __init__(self, opts: Any):
         self.opts = opts

@@ -44,6 +44,7 @@ class FeatureMatching(_BinaryGAN):
     """Salimans et al. (2016) Sec. 3.1: G matches E f(x) on a hidden layer f of D."""
 
     g_needs_real = True
+    class_conditional = False  # G's loss, mean features, ignores the class
 
     def check(self, G: nn.Module, D: nn.Module) -> None:
         require_logits(D, "feature_matching")

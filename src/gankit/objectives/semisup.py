@@ -68,6 +68,7 @@ class SemiSupervised(Objective):
     """Salimans et al. (2016) Sec. 5: K+1-class D on few labels, feature-matching G."""
 
     g_needs_real = True
+    class_conditional = False  # its labelled batches are D calls of its own
 
     @dataclass
     class Options:

@@ -45,6 +45,7 @@ class Sinkhorn(Objective):
     """Minibatch Sinkhorn loss (Cuturi 2013; Genevay et al. 2018; OT-GAN cost)."""
 
     g_needs_real = True
+    class_conditional = False  # the divergence ignores the classes of the batches
 
     @dataclass
     class Options:
