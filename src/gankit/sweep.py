@@ -3,12 +3,14 @@
 A variant is a preset (a config file; none = the built-in defaults) with ``--set``
 overrides; ``--axis key=v1,v2`` multiplies the variants by the values of one key.
 Every (variant, seed) is an ordinary ``gankit train`` run in its own folder of the
-sweep directory, started as a separate process with one thread (``--jobs`` at once),
-so a sweep killed at any point resumes where it stopped: finished runs are kept,
-unfinished ones continue from their newest checkpoint (exact resume), missing ones
-start. The table gives, per variant and metric of the runs' last evaluation, the mean
-over seeds with a 95% Student t interval, and each variant's paired difference from a
-baseline variant (:mod:`gankit.intervals`).
+sweep directory, started as a separate process with one thread (``--jobs`` at once):
+a child of this process (the default), a Ray task (``--engine ray``), or a task of a
+SLURM job array through submitit (``--engine slurm``). So a sweep killed at any point
+resumes where it stopped, with any engine: finished runs are kept, unfinished ones
+continue from their newest checkpoint (exact resume), missing ones start. The table
+gives, per variant and metric of the runs' last evaluation, the mean over seeds with a
+95% Student t interval, and each variant's paired difference from a baseline variant
+(:mod:`gankit.intervals`).
 
 Layout of a sweep directory::
 
@@ -16,16 +18,18 @@ Layout of a sweep directory::
     runs/<variant>/seed-<s>/        out_dir of that run (its run directory inside)
     runs/<variant>/seed-<s>/train.log
     table.md, results.json          written at the end
+    slurm/                          submitit's job files and logs (--engine slurm)
 """
 from __future__ import annotations
 
+import importlib
 import json
 import os
-import subprocess
+import shutil
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 from .checkpoint import atomic_write_bytes
 from .config import ConfigError
@@ -33,40 +37,16 @@ from .html_report import sweep_page
 from .sweep_spec import (
     SPEC,
     SweepSpec,
-    Variant,
     expand,
     is_finished,
     parse_seeds,
     run_dir_in,
+    run_job,
     seed_dir,
 )
 from .sweep_table import collect, format_table, summarise, sweep_figures
 
-ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-
-
 # ---------------------------------------------------------------- running
-
-def job_command(variant: Variant, seed: int, folder: Path) -> List[str]:
-    """The ``gankit train`` command of one run: a new one, or a resume of what is there."""
-    run = run_dir_in(folder)
-    base = [sys.executable, "-m", "gankit", "train"]
-    if run is not None:
-        return base + ["--resume", str(run)]
-    sets = [f"out_dir='{folder}'", f"seed={seed}", "train.threads=1", *variant.sets]
-    return base + ([variant.preset] if variant.preset else []) + \
-        [arg for s in sets for arg in ("--set", s)]
-
-
-def run_job(variant: Variant, seed: int, folder: Path) -> int:
-    """Run (or resume) one run to its end; its output goes to ``train.log``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **ONE_THREAD}
-    with open(folder / "train.log", "a") as log:
-        done = subprocess.run(job_command(variant, seed, folder), stdout=log,
-                              stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
-    return done.returncode
-
 
 def pending(spec: SweepSpec, path: Path) -> List[tuple]:
     """(variant, seed, folder) of every run that has not finished."""
@@ -80,44 +60,139 @@ def pending(spec: SweepSpec, path: Path) -> List[tuple]:
     return out
 
 
-def run_local(jobs: List[tuple], workers: int, report) -> List[tuple]:
-    """Run jobs as child processes, ``workers`` at a time; returns the failed ones."""
-    failed = []
+def run_local(jobs: List[tuple], workers: int, report) -> None:
+    """Run jobs as child processes of this one, ``workers`` at a time."""
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {pool.submit(run_job, *job): job for job in jobs}
         for future, job in futures.items():
-            code = future.result()
-            report(job, code)
-            if code != 0:
-                failed.append(job)
-    return failed
+            report(job, future.result())
 
 
-def run_engine(engine: str, jobs: List[tuple], workers: int, report) -> List[tuple]:
-    """The local process pool (default), a Ray cluster or SLURM through submitit."""
+# ---------------------------------------------------------------- other engines
+
+ENGINE_NAMES = {"local": "", "ray": ", on Ray", "slurm": ", through submitit"}
+ENGINE_MODULES = {"ray": ("ray", "ray"), "slurm": ("submitit", "slurm")}  # module, extra
+
+
+def import_engine(engine: str):
+    """The module behind ``--engine`` (None for local), or one line on how to install it."""
     if engine == "local":
-        return run_local(jobs, workers, report)
-    if engine == "ray":
-        try:
-            import ray
-        except ImportError:
-            raise ConfigError("--engine ray needs Ray: pip install 'gankit[ray]'") from None
-        ray.init(ignore_reinit_error=True)
-        remote = ray.remote(num_cpus=1)(run_job)
-        codes = ray.get([remote.remote(*job) for job in jobs])
-    elif engine == "slurm":
-        try:
-            import submitit
-        except ImportError:
-            raise ConfigError("--engine slurm needs submitit: pip install submitit") from None
-        executor = submitit.AutoExecutor(folder=str(jobs[0][2].parents[2] / "slurm"))
-        executor.update_parameters(cpus_per_task=1, timeout_min=24 * 60)
-        codes = [j.result() for j in executor.map_array(run_job, *zip(*jobs))]
+        return None
+    module, extra = ENGINE_MODULES[engine]
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ConfigError(f"--engine {engine} needs {module}, which is not installed: "
+                          f"pip install 'gankit[{extra}]'") from None
+
+
+def run_ray(jobs: List[tuple], workers: int, report, address: Optional[str]) -> None:
+    """Each run is a Ray task of one CPU, at most ``workers`` at once. Without an address
+    a new local Ray instance of ``workers`` CPUs is started, and shut down at the end."""
+    ray = import_engine("ray")
+    started = not ray.is_initialized()
+    address = address or os.environ.get("RAY_ADDRESS")
+    if started and address:
+        ray.init(address=address, log_to_driver=False)
+    elif started:
+        ray.init(address="local", num_cpus=workers, include_dashboard=False,
+                 log_to_driver=False)
+    task = ray.remote(num_cpus=1)(run_job)
+    queue, running = list(jobs), {}
+    try:
+        while queue or running:
+            while queue and len(running) < workers:
+                job = queue.pop(0)
+                running[task.remote(*job)] = job
+            (ref,), _ = ray.wait(list(running), num_returns=1)
+            try:
+                outcome = ray.get(ref)
+            except ray.exceptions.RayError as exc:
+                outcome = f"Ray: {type(exc).__name__}"
+            report(running.pop(ref), outcome)
+    finally:
+        for ref in running:
+            ray.cancel(ref, force=True)
+        if started:
+            ray.shutdown()
+
+
+def slurm_parameters(args) -> dict:
+    """submitit's parameters from the ``--slurm-*`` options: one CPU per run (one thread)."""
+    extra = {}
+    for item in args.slurm_param:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--slurm-param {item!r}: expected KEY=VALUE (an sbatch option)")
+        extra[key.strip()] = value.strip()
+    if args.slurm_time is not None and args.slurm_time < 1:
+        raise ConfigError(f"--slurm-time must be >= 1 minute, got {args.slurm_time}")
+    params = {"name": "gankit-sweep", "cpus_per_task": 1, "timeout_min": args.slurm_time or 240,
+              "mem_gb": args.slurm_mem, "slurm_partition": args.slurm_partition,
+              "slurm_additional_parameters": extra}
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def submit_slurm(jobs: List[tuple], workers: int, folder: Path, params: dict,
+                 cluster: str) -> list:
+    """Submit the runs as one SLURM job array through submitit, ``workers`` running at
+    once; its job files and logs go to ``folder``. submitit's ``local`` and ``debug``
+    clusters stand in for SLURM on this machine (they start every run at once, and one
+    after another in this process, respectively)."""
+    submitit = import_engine("slurm")
+    executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
+    executor.update_parameters(slurm_array_parallelism=workers, **params)
+    return executor.map_array(run_job, *zip(*jobs))
+
+
+def run_submitit(jobs: List[tuple], workers: int, report, folder: Path, params: dict,
+                 cluster: str) -> None:
+    """Submit the runs (:func:`submit_slurm`) and report each as it ends; on Ctrl-C the
+    jobs are cancelled (a SIGKILL of this process leaves them running)."""
+    from submitit.core.utils import UncompletedJobError
+
+    submitted = submit_slurm(jobs, workers, folder, params, cluster)
+    try:
+        for job, sub in zip(jobs, submitted):
+            try:
+                outcome = sub.result()
+            except UncompletedJobError as exc:
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                outcome = f"{cluster} job {sub.job_id}: {first[:200]}"
+            report(job, outcome)
+    except KeyboardInterrupt:
+        for sub in submitted:
+            sub.cancel(check=False)
+        raise
+
+
+def check_engine(args) -> None:
+    """Refuse an engine that cannot run here, or options of another engine, before
+    anything is written."""
+    import_engine(args.engine)
+    slurm_given = (args.slurm_partition or args.slurm_time is not None or args.slurm_mem
+                   or args.slurm_param or args.slurm_cluster != "slurm")
+    if args.ray_address and args.engine != "ray":
+        raise ConfigError(f"--ray-address is for --engine ray, not --engine {args.engine}")
+    if slurm_given and args.engine != "slurm":
+        raise ConfigError(f"the --slurm-* options are for --engine slurm, not --engine "
+                          f"{args.engine}")
+    if args.engine == "slurm":
+        slurm_parameters(args)
+        if args.slurm_cluster == "slurm" and shutil.which("srun") is None:
+            raise ConfigError("--engine slurm: no SLURM on this machine (srun not found); "
+                              "--slurm-cluster local runs the runs through submitit here")
+
+
+def run_engine(args, path: Path, jobs: List[tuple], report) -> None:
+    """The local process pool (default), a Ray cluster, or SLURM through submitit."""
+    if args.engine == "ray":
+        run_ray(jobs, args.jobs, report, args.ray_address)
+    elif args.engine == "slurm":
+        run_submitit(jobs, args.jobs, report, path.resolve() / "slurm", slurm_parameters(args),
+                     args.slurm_cluster)
     else:
-        raise ConfigError(f"unknown engine {engine!r}; valid: local, ray, slurm")
-    for job, code in zip(jobs, codes):
-        report(job, code)
-    return [job for job, code in zip(jobs, codes) if code != 0]
+        run_local(jobs, args.jobs, report)
 
 
 # ---------------------------------------------------------------- command
@@ -137,7 +212,23 @@ def add_sweep_parser(subparsers) -> None:
     p.add_argument("--resume", metavar="SWEEP_DIR", help="finish a killed sweep")
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                    help="runs at once, one thread each")
-    p.add_argument("--engine", default="local", choices=("local", "ray", "slurm"))
+    p.add_argument("--engine", default="local", choices=("local", "ray", "slurm"),
+                   help="local: child processes of this one (default); ray: Ray tasks "
+                   "(gankit[ray]); slurm: a SLURM job array through submitit (gankit[slurm])")
+    g = p.add_argument_group("--engine ray")
+    g.add_argument("--ray-address", metavar="ADDRESS", help="the Ray cluster to use "
+                   "(default $RAY_ADDRESS; unset: a new local Ray instance of --jobs CPUs)")
+    g = p.add_argument_group("--engine slurm (one CPU per run; --jobs runs at once)")
+    g.add_argument("--slurm-partition", metavar="NAME", help="the partition to submit to")
+    g.add_argument("--slurm-time", type=int, metavar="MINUTES",
+                   help="time limit of each run (default 240); a run cut by it continues "
+                   "with --resume")
+    g.add_argument("--slurm-mem", type=float, metavar="GB", help="memory of each run")
+    g.add_argument("--slurm-param", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other sbatch option, e.g. account=X, qos=Y (repeatable)")
+    g.add_argument("--slurm-cluster", default="slurm", choices=("slurm", "local", "debug"),
+                   help="local, debug: submitit's stand-ins that run the jobs on this "
+                   "machine (all at once, or one after another in this process)")
     p.set_defaults(func=cmd_sweep)
 
 
@@ -166,6 +257,7 @@ def _new_spec(args) -> tuple:
 def cmd_sweep(args) -> int:
     if args.jobs < 1:
         raise ConfigError(f"--jobs must be >= 1, got {args.jobs}")
+    check_engine(args)
     if args.resume:
         if args.presets or args.axis or args.set or args.out:
             raise ConfigError("--resume continues a sweep as it was described; give no "
@@ -174,18 +266,23 @@ def cmd_sweep(args) -> int:
         spec = SweepSpec.load(path)
     else:
         spec, path = _new_spec(args)
-    jobs = pending(spec, path)
+    jobs = pending(spec, path.resolve())  # absolute: an engine's workers may start elsewhere
     total = len(spec.variants) * len(spec.seeds)
     print(f"sweep {path}: {total} runs, {total - len(jobs)} finished, {len(jobs)} to run "
-          f"({args.jobs} at a time)", flush=True)
-    count = [total - len(jobs)]
+          f"({args.jobs} at a time{ENGINE_NAMES[args.engine]})", flush=True)
+    count, failed = [total - len(jobs)], []
 
-    def report(job, code):
-        count[0] += code == 0
-        state = "done" if code == 0 else f"FAILED (exit {code}; see {job[2] / 'train.log'})"
+    def report(job, outcome):
+        """One line per finished run; ``outcome`` is its exit code or the engine's error."""
+        count[0] += outcome == 0
+        why = f"exit {outcome}" if isinstance(outcome, int) else outcome
+        state = "done" if outcome == 0 else f"FAILED ({why}; see {job[2] / 'train.log'})"
         print(f"  [{count[0]}/{total}] {job[0].name} seed {job[1]}: {state}", flush=True)
+        if outcome != 0:
+            failed.append(job)
 
-    failed = run_engine(args.engine, jobs, args.jobs, report) if jobs else []
+    if jobs:
+        run_engine(args, path, jobs, report)
     summary = summarise(spec, collect(spec, path))
     table = format_table(summary)
     atomic_write_bytes(path / "results.json", (json.dumps(summary, indent=1) + "\n").encode())

@@ -1,18 +1,22 @@
-"""A sweep's description and layout on disk: variants, seeds, and where each run lives.
+"""A sweep's description and layout on disk: variants, seeds, where each run lives, and
+the ``gankit train`` process that starts or resumes one run.
 
 See :mod:`gankit.sweep` for the command; this module only reads and writes the
-description (``sweep.json``) and finds runs and their last evaluations, with no torch.
+description (``sweep.json``), finds runs and their last evaluations, and starts a run,
+with no torch: an engine's worker (Ray, submitit) imports it to run :func:`run_job`.
 """
 from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
+import subprocess
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from .checkpoint import atomic_write_bytes
 from .config import ConfigError
 
 SPEC = "sweep.json"
@@ -32,6 +36,8 @@ class SweepSpec:
     baseline: Optional[str] = None
 
     def save(self, path: Path) -> None:
+        from .checkpoint import atomic_write_bytes  # torch: only where a sweep is described
+
         atomic_write_bytes(path / SPEC, (json.dumps(asdict(self), indent=1) + "\n").encode())
 
     @classmethod
@@ -124,3 +130,25 @@ def is_finished(run: Path) -> bool:
     return row is not None and row["step"] >= read_config(run / "config.toml").train.steps
 
 
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+
+
+def job_command(variant: Variant, seed: int, folder: Path) -> List[str]:
+    """The ``gankit train`` command of one run: a new one, or a resume of what is there."""
+    run = run_dir_in(folder)
+    base = [sys.executable, "-m", "gankit", "train"]
+    if run is not None:
+        return base + ["--resume", str(run)]
+    sets = [f"out_dir='{folder}'", f"seed={seed}", "train.threads=1", *variant.sets]
+    return base + ([variant.preset] if variant.preset else []) + \
+        [arg for s in sets for arg in ("--set", s)]
+
+
+def run_job(variant: Variant, seed: int, folder: Path) -> int:
+    """Run (or resume) one run to its end; its output goes to ``train.log``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **ONE_THREAD}
+    with open(folder / "train.log", "a") as log:
+        done = subprocess.run(job_command(variant, seed, folder), stdout=log,
+                              stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
+    return done.returncode
