@@ -21,7 +21,7 @@ install: $(STAMP)
 # the collapse and its cure side by side: the plain non-saturating GAN and the best toy
 # preset on the ring, one seed each, as a small sweep; it ends with its report page's path
 demo: $(STAMP)
-	$(BIN)/gankit sweep nonsaturating ns_r1_ema --set train.steps=4000 --seeds 1 --jobs 2 \
+	$(BIN)/gankit sweep nonsaturating ns_r1_ema --set train.steps=6000 --seeds 1 --jobs 2 \
 		--baseline nonsaturating --out runs/demo-$$(date +%Y%m%d-%H%M%S)
 
 test: $(STAMP)

@@ -53,7 +53,9 @@ def test_preset_values_are_the_papers():
     assert (gp.g_optim.name, gp.g_optim.lr, gp.g_optim.beta1, gp.g_optim.beta2,
             gp.train.d_steps) == ("adam", 1e-4, 0.5, 0.9, 5)
     began = load_config(CONFIGS / "began.toml")
-    assert began.objective.options == {"gamma": 0.5, "lambda_k": 0.001, "k_0": 0.0}
+    assert began.objective.options == {"gamma": 0.5, "lambda_k": 0.001, "k_0": 0.0,
+                                       "stall_window": 1000, "stall_tolerance": 0.01,
+                                       "lr_decay_factor": 0.5}
     assert began.discriminator.net == "began" and began.d_optim.lr == 1e-4
 
 
@@ -74,7 +76,7 @@ def test_ns_r1_ema_preset_is_the_benchmarked_setting():
     assert [(s.name, s.options) for s in cfg.stabilizers] == [
         ("r1", {"gamma": 1.0, "on": "real", "every": 1, "samples": 64,
                 "gamma_final": 0.0, "gamma_steps": 0})]  # every, gamma_*: defaults
-    assert (cfg.train.g_ema, cfg.train.steps, cfg.data.batch_size) == (0.999, 16000, 512)
+    assert (cfg.train.g_ema, cfg.train.steps, cfg.data.batch_size) == (0.999, 6000, 512)
     assert cfg.generator.options["z_dim"] == 2
     for o in (cfg.g_optim, cfg.d_optim):
         assert (o.lr, o.beta1, o.beta2, o.lr_decay, o.decay_fraction) == (
