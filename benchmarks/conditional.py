@@ -8,7 +8,7 @@ score under the same protocol (as many samples a class as a run's evaluation).
 ``classes``: the per-class values (class_hq, class_acc or intra_fid ``_by_class``) of
 the last evaluation of every run under a folder (a sweep's), mean and min over seeds.
 
-    .venv/bin/python benchmarks/conditional.py floor --data digits --size 16 --per-class 50
+    .venv/bin/python benchmarks/conditional.py floor --data digits --size 16
     .venv/bin/python benchmarks/conditional.py floor --data mnist5k --per-class 100
     .venv/bin/python benchmarks/conditional.py classes runs/cond_toy --key class_hq
 """
@@ -39,9 +39,11 @@ class _Asked:
 
 
 def interleaved_test_images(data, per_class: int) -> torch.Tensor:
-    """``per_class`` test images of each class, image i of class i mod K."""
+    """``per_class`` test images of each class (0: as many as the smallest class has),
+    image i of class i mod K."""
     x, y = data.test_set()
     k = data.num_classes
+    per_class = per_class or int(torch.bincount(y, minlength=k).min())
     parts = []
     for c in range(k):
         idx = (y == c).nonzero().flatten()
@@ -57,7 +59,8 @@ def floor(args) -> None:
     samples = interleaved_test_images(data, args.per_class)
     names = ["fid", "kid", "is", "class_acc", "intra_fid"]
     result = Evaluator(names, data).evaluate(_Asked(data.num_classes), samples)
-    print(f"{args.data}: test split, {args.per_class} a class ({len(samples)} images)")
+    print(f"{args.data}: test split, {len(samples) // data.num_classes} a class "
+          f"({len(samples)} images)")
     for key, value in result.items():
         print(f"  {key} = {value if isinstance(value, list) else round(value, 3)}")
 
@@ -93,7 +96,8 @@ def main() -> None:
     f = sub.add_parser("floor")
     f.add_argument("--data", default="digits")
     f.add_argument("--size", type=int, default=0)
-    f.add_argument("--per-class", type=int, default=50)
+    f.add_argument("--per-class", type=int, default=0,
+                   help="test images a class (default: the smallest class's count)")
     f.set_defaults(func=floor)
     c = sub.add_parser("classes")
     c.add_argument("folder")

@@ -192,6 +192,8 @@ def test_acgan_adds_class_cross_entropy_to_both_losses():
     g_acgan, _ = acgan.g_loss(bound, fake, None)
     torch.testing.assert_close(g_acgan, game.g_loss(bound, fake, None)[0] + ce(fake))
     assert {"d_class_real", "d_class_fake", "class_acc_real"} <= set(logs)
+    acgan.opts.d_on_fake = False  # D's classifier learns the real examples' classes only
+    torch.testing.assert_close(acgan.d_loss(bound, real, fake)[0], d_game + ce(real))
 
 
 # ----------------------------------------------------------------------------- metrics

@@ -74,11 +74,6 @@ def _summary(name: str, hit: torch.Tensor, classes: torch.Tensor, k: int) -> Dic
 def landed(samples: torch.Tensor, classes: torch.Tensor, centres: torch.Tensor,
            std: float, threshold: float = 3.0) -> torch.Tensor:
     """Whether each sample is high quality on the mode it was asked for."""
-    if samples.dim() != 2 or samples.shape[1] != centres.shape[1]:
-        raise ValueError(f"samples must have shape (n, {centres.shape[1]}), "
-                         f"got {tuple(samples.shape)}")
-    if not torch.isfinite(samples).all():
-        raise ValueError("samples contain NaN or inf; the generator has diverged")
     nearest, dist = assign_modes(samples, centres)
     return (nearest == classes) & (dist <= threshold * std)
 

@@ -23,7 +23,13 @@ from .base import EvalContext, Metric, register
 
 
 def assign_modes(samples: torch.Tensor, centres: torch.Tensor):
-    """Index of the nearest centre and the distance to it, for each sample."""
+    """Index of the nearest centre and the distance to it, for each sample (finite,
+    of the centres' dimension: a bad input raises saying so)."""
+    if samples.dim() != 2 or samples.shape[1] != centres.shape[1]:
+        raise ValueError(f"samples must have shape (n, {centres.shape[1]}), "
+                         f"got {tuple(samples.shape)}")
+    if not torch.isfinite(samples).all():
+        raise ValueError("samples contain NaN or inf; the generator has diverged")
     dist = torch.cdist(samples.double(), centres.double())
     nearest, idx = dist.min(dim=1)
     return idx, nearest
@@ -60,11 +66,6 @@ def mode_metrics(samples: torch.Tensor, centres: torch.Tensor, std: float,
                  threshold: float = 3.0) -> Dict[str, Optional[float]]:
     """``modes`` covered, ``hq`` percentage, ``kl`` to uniform and the within-mode
     ``spread`` of the HQ samples relative to the data's (both None with no HQ sample)."""
-    if samples.dim() != 2 or samples.shape[1] != centres.shape[1]:
-        raise ValueError(f"samples must have shape (n, {centres.shape[1]}), "
-                         f"got {tuple(samples.shape)}")
-    if not torch.isfinite(samples).all():
-        raise ValueError("samples contain NaN or inf; the generator has diverged")
     idx, dist = assign_modes(samples, centres)
     hq = dist <= threshold * std
     counts = torch.bincount(idx[hq], minlength=len(centres))

@@ -11,7 +11,10 @@ D maximises L_S + L_C and G maximises L_C - L_S. Here the source part is any GAN
 of gankit (``game``: the non-saturating one by default, where G's part of -L_S is
 -log D(G(z)); hinge, WGAN-GP, RpGAN...), and -L_C is the class cross-entropy, weighted by
 ``weight``, added to both players' losses: D's on the real and the generated examples,
-G's on the generated ones. The class logits come from the discriminator's AC-GAN head
+G's on the generated ones (``d_on_fake = false``: D's on the real ones only, a common
+variant: when D also learns the fakes' classes, the two players share that loss and
+can settle on a class code that G writes and D reads but the data does not have). The
+class logits come from the discriminator's AC-GAN head
 (``discriminator.conditional = "acgan"``) on the features of the game's own forward
 passes (no second pass when the game passes the batch itself to D).
 """
@@ -69,6 +72,9 @@ class ACGAN(Objective):
         game_options: Dict[str, Any] = opt({}, "options of the game, e.g. {lambda_gp = 10}")
         weight: float = opt(1.0, "weight of the class cross-entropy -L_C in both players' "
                             "losses (Odena et al.: 1)", min=0.0)
+        d_on_fake: bool = opt(True, "D's classifier also learns the class asked of the "
+                              "generated examples (Odena et al.); false: of the real ones "
+                              "only, so D and G cannot agree on a class code of their own")
 
     def __init__(self, opts: Any):
         super().__init__(opts)
@@ -110,7 +116,8 @@ class ACGAN(Objective):
         c_fake, acc_fake = self._class_loss(seen, fake)
         logs.update(d_class_real=c_real.detach(), d_class_fake=c_fake.detach(),
                     class_acc_real=acc_real, class_acc_fake=acc_fake)
-        return loss + self.opts.weight * (c_real + c_fake), logs
+        classes = c_real + c_fake if self.opts.d_on_fake else c_real
+        return loss + self.opts.weight * classes, logs
 
     def g_loss(self, D: DFn, fake: Tensor, real: Tensor | None) -> LossAndLogs:
         """The game's G loss - weight L_C over the generated examples."""
