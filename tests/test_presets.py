@@ -76,7 +76,7 @@ def test_ns_r1_ema_preset_is_the_benchmarked_setting():
     assert [(s.name, s.options) for s in cfg.stabilizers] == [
         ("r1", {"gamma": 1.0, "on": "real", "every": 1, "samples": 64,
                 "gamma_final": 0.0, "gamma_steps": 0})]  # every, gamma_*: defaults
-    assert (cfg.train.g_ema, cfg.train.steps, cfg.data.batch_size) == (0.999, 6000, 512)
+    assert (cfg.train.g_ema, cfg.train.steps, cfg.data.batch_size) == (0.999, 16000, 512)
     assert cfg.generator.options["z_dim"] == 2
     for o in (cfg.g_optim, cfg.d_optim):
         assert (o.lr, o.beta1, o.beta2, o.lr_decay, o.decay_fraction) == (
