@@ -130,7 +130,7 @@ def cmd_wgan(args) -> None:
 
 def cmd_began(args) -> None:
     out = Path(args.out)
-    extra = [f"objective.stall_window={args.stall_window}"]
+    extra = [f"objective.stall_window={args.stall_window}", "eval.metrics=['fid','prdc']"]
     log = train(out / f"began-s{args.seed}", "dcgan_digits", common(args) + BEGAN + extra)
     steps, xs, ys = paired(log, "M_global")
     print(f"BEGAN gamma 0.5: M_global vs FID: Spearman {spearman(xs, ys):+.3f} over "
@@ -141,17 +141,12 @@ def cmd_began(args) -> None:
                {"BEGAN, gamma 0.5": (steps, xs, ys, "M_global")})
     print("gamma   FID    precision  recall  density  coverage")
     for gamma in args.gammas:
-        sets = common(args) + BEGAN + extra + [f"objective.gamma={gamma}",
-                                               "eval.metrics=['fid','prdc']"]
-        if gamma == 0.5:
-            final = [r for r in log if r["kind"] == "eval"][-1]
-            if "precision" not in final:  # the M_global run did not measure prdc
-                final = None
+        if gamma == 0.5:  # the M_global run above
+            glog = log
         else:
-            final = None
-        if final is None:
-            glog = train(out / f"began-g{gamma}-s{args.seed}", "dcgan_digits", sets)
-            final = [r for r in glog if r["kind"] == "eval"][-1]
+            glog = train(out / f"began-g{gamma}-s{args.seed}", "dcgan_digits",
+                         common(args) + BEGAN + extra + [f"objective.gamma={gamma}"])
+        final = [r for r in glog if r["kind"] == "eval"][-1]
         print(f"{gamma:<6} {final['fid']:6.2f} {final['precision']:9.3f} "
               f"{final['recall']:7.3f} {final['density']:8.3f} {final['coverage']:9.3f}")
 
