@@ -29,6 +29,9 @@ def digits_sets(tmp_path, objective, nets, steps=2):
         sets += [f"generator.net='{nets}'", f"discriminator.net='{nets}'"]
     if objective == "semisup":
         sets.append("discriminator.n_out=10")
+    if objective == "acgan":  # AC-GAN needs its class head and a conditional G
+        sets += ["discriminator.conditional='acgan'",
+                 f"generator.conditional='{'input' if nets == 'mlp' else 'cbn'}'"]
     if objective in ("wgan_gp", "rpgan") and nets == "dcgan":
         sets.append("discriminator.batchnorm=false")  # per-example gradient penalties
     return sets
@@ -45,7 +48,9 @@ def test_every_objective_trains_and_evaluates_on_digits(tmp_path, objective, net
     with torch.no_grad():  # a generator far outside [-1, 1] unless its output is bounded
         for p in t.G.parameters():
             p.mul_(4.0)
-    raw = t.G.eval()(t.sample_z(64)).detach()
+    z = t.sample_z(64)
+    args = (z, torch.arange(64) % 10) if objective == "acgan" else (z,)  # G(z, y)
+    raw = t.G.eval()(*args).detach()
     t.G.train()
     result = fit(t, RunDir.create(cfg, tensorboard=False))
     assert t.step == 2 and result["fid"] > 0 and result["is"] >= 1, result
