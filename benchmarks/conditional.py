@@ -10,7 +10,7 @@ the last evaluation of every run under a folder (a sweep's), mean and min over s
 
     .venv/bin/python benchmarks/conditional.py floor --data digits --size 16
     .venv/bin/python benchmarks/conditional.py floor --data mnist5k --per-class 100
-    .venv/bin/python benchmarks/conditional.py classes runs/cond_toy --key class_hq
+    .venv/bin/python benchmarks/conditional.py classes runs/cond_grid --key class_hq
 """
 from __future__ import annotations
 
