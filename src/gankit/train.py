@@ -98,9 +98,7 @@ class Trainer:
         for opt in (self.g_opt, self.d_opt):
             for group in opt.param_groups:  # saved with the optimizer, so resume keeps it
                 group["base_lr"] = group["lr"]
-        self._schedules = [(o, c) for o, c in ((self.g_opt, cfg.g_optim),
-                                               (self.d_opt, cfg.d_optim))
-                           if c.lr_decay != "none"]
+        self._scheduled = any(c.lr_decay != "none" for c in (cfg.g_optim, cfg.d_optim))
         self.precision = Precision(cfg.train.precision, self.device)
         self.z_rng = torch.Generator().manual_seed(seeds.derived_seed(cfg.seed, seeds.Z))
         torch.manual_seed(seeds.derived_seed(cfg.seed, seeds.TORCH + self.world.rank))
@@ -197,7 +195,7 @@ class Trainer:
         """Each player's lr: its base lr x its configured schedule x what the objective
         asks for (:meth:`~gankit.objectives.base.Objective.lr_scale`)."""
         scale = self.objective.lr_scale()
-        if not self._schedules and scale == 1.0:
+        if not self._scheduled and scale == 1.0:
             return
         for opt, cfg in ((self.g_opt, self.cfg.g_optim), (self.d_opt, self.cfg.d_optim)):
             factor = lr_factor(cfg, self.step, self.cfg.train.steps) * scale
