@@ -38,15 +38,20 @@ def write_csv_gz(path, rows=None, text=None):
     return path
 
 
-@pytest.fixture
-def fake(tmp_path, monkeypatch):
-    """A 100-digit file, found through $GANKIT_MNIST5K; a temporary classifier cache."""
+def use_fake_mnist5k(tmp_path, monkeypatch, epochs):
+    """A 100-digit file found through $GANKIT_MNIST5K, a temporary classifier cache and a
+    tiny classifier trained for ``epochs``; returns the file's path."""
     path = write_csv_gz(tmp_path / "mnist_5k.csv.gz")
     monkeypatch.setenv(mnist5k.PATH_ENV, str(path))
     monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setitem(M.TRAINING, "epochs", 2)
+    monkeypatch.setitem(M.TRAINING, "epochs", epochs)
     monkeypatch.setitem(M.TRAINING, "width", 4)
     return path
+
+
+@pytest.fixture
+def fake(tmp_path, monkeypatch):
+    return use_fake_mnist5k(tmp_path, monkeypatch, epochs=2)
 
 
 def make(name="mnist5k", seed=0, **options):

@@ -8,9 +8,7 @@ import pytest
 
 from gankit.cli import main
 from gankit.components import load_config
-from gankit.data import mnist5k
-from gankit.metrics import mnist
-from test_mnist5k import write_csv_gz
+from test_mnist5k import use_fake_mnist5k
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
@@ -19,12 +17,7 @@ CONFIGS = ROOT / "configs"
 @pytest.fixture
 def fake(tmp_path, monkeypatch):
     """100 digits (10 a class, so 8 a class in the training split) and a tiny classifier."""
-    path = write_csv_gz(tmp_path / "mnist_5k.csv.gz")
-    monkeypatch.setenv(mnist5k.PATH_ENV, str(path))
-    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setitem(mnist.TRAINING, "epochs", 1)
-    monkeypatch.setitem(mnist.TRAINING, "width", 4)
-    return path
+    return use_fake_mnist5k(tmp_path, monkeypatch, epochs=1)
 
 
 def bench():
