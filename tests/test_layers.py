@@ -17,7 +17,7 @@ LAYERS = [
                     "gankit.preset_files", "gankit.presets",
                     "gankit.evalmode", "gankit.plugins", "gankit.checkpoint",
                     "gankit.rundir", "gankit.grids", "gankit.accel", "gankit.distributed",
-                    "gankit.ema", "gankit.theory", "gankit.intervals"]),
+                    "gankit.ema", "gankit.theory", "gankit.intervals", "gankit.schedules"]),
     ("data", ["gankit.data"]),
     ("nets", ["gankit.nets"]),
     ("metrics and the OT solver", ["gankit.metrics", "gankit.ot"]),

@@ -160,6 +160,19 @@ def test_gamma_follows_r3gans_cosine_and_resumes_with_the_step_count():
     assert float(stab.d_penalty(D, x, x)) == pytest.approx(first * 0.0275 / 0.05, rel=1e-5)
 
 
+def test_r3gan_preset_moves_lr_beta2_and_gamma_along_one_span():
+    # R3GAN's CIFAR-10 schedules (their train.py): lr 2e-4 -> 5e-5, beta2 0.9 -> 0.99 and
+    # gamma 0.05 -> 0.005, all over the same decay_nimg; one D step per G step here, so
+    # the G-step span of the optimizers equals the D-step span of gamma.
+    cfg = load_config(CONFIGS / "rpgan_r3gan.toml")
+    (r1,) = cfg.stabilizers
+    assert cfg.train.d_steps == 1
+    for o in (cfg.g_optim, cfg.d_optim):
+        assert (o.name, o.beta1, o.lr_decay, o.lr, o.lr_final, o.beta2, o.beta2_final) == (
+            "adam", 0.0, "cosine", 2e-4, 5e-5, 0.9, 0.99)
+        assert o.decay_steps == r1.options["gamma_steps"] == 4000
+
+
 PRESETS = ["rpgan_r3gan", "hinge_sngan", "rpgan_toy", "hinge_sn_toy", "rpgan_digits",
            "hinge_sn_digits"]
 

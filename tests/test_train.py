@@ -1,4 +1,5 @@
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ from conftest import tiny_sets
 from gankit.checkpoint import CheckpointManager
 from gankit.cli import main
 from gankit.components import load_config
+from gankit.errors import ConfigError
 from gankit.loop import fit
 from gankit.rundir import RunDir
 from gankit.train import DivergenceError, Trainer
@@ -174,6 +176,83 @@ def test_linear_lr_decay_schedule_and_exact_resume(tmp_path):
         resumed.train_step()
     for key, value in full.G.state_dict().items():
         assert torch.equal(resumed.G.state_dict()[key], value), key
+
+
+COSINE = ["g_optim.lr_decay='cosine'", "g_optim.lr=2e-4", "g_optim.lr_final=5e-5",
+          "g_optim.beta2=0.9", "g_optim.beta2_final=0.99", "g_optim.decay_steps=10",
+          "d_optim.lr_decay='cosine'", "d_optim.lr=1e-3", "d_optim.beta2_final=0.9"]
+
+
+def half_cosine(start, final, t, span):
+    """R3GAN's cosine_decay_with_warmup without warm-up, written out."""
+    return final if t > span else start + (final - start) * (1 - math.cos(math.pi * t / span)) / 2
+
+
+def test_cosine_lr_and_beta2_follow_r3gans_cosine_on_both_players(tmp_path):
+    # G: lr 2e-4 -> 5e-5, beta2 0.9 -> 0.99 over 10 steps (R3GAN's CIFAR-10 values); D: lr
+    # 1e-3 -> 0 (lr_final's default), beta2 0.999 -> 0.9 over the whole run (decay_steps 0).
+    t = Trainer(load_config(sets=tiny_sets(tmp_path, steps=20) + COSINE))
+    seen = {}  # step: (G's lr, G's beta2, D's lr, D's beta2) the step was taken with
+    for step in range(20):
+        t.train_step()  # sets the step's values, then steps with them
+        g, d = t.g_opt.param_groups[0], t.d_opt.param_groups[0]
+        assert g["betas"][0] == d["betas"][0] == 0.5  # beta1 untouched
+        seen[step] = (g["lr"], g["betas"][1], d["lr"], d["betas"][1])
+    assert seen[0] == (2e-4, 0.9, 1e-3, 0.999)  # exactly the start values
+    assert seen[5][:2] == pytest.approx((1.25e-4, 0.945))  # half way down G's cosine
+    assert seen[3][:2] == pytest.approx((half_cosine(2e-4, 5e-5, 3, 10),
+                                         half_cosine(0.9, 0.99, 3, 10)))
+    for step in (10, 11, 19):  # at decay_steps and after: the final values
+        assert seen[step][:2] == pytest.approx((5e-5, 0.99))
+    assert seen[10][2:] == pytest.approx((5e-4, 0.9495))  # D: half way at step 10 of 20
+    assert seen[19][2:] == pytest.approx((half_cosine(1e-3, 0.0, 19, 20),
+                                          half_cosine(0.999, 0.9, 19, 20)))
+    t.scale_lr(0.5)  # a rollback lowers the whole curve, lr_final included; not beta2
+    t.train_step()
+    assert t.g_opt.param_groups[0]["lr"] == pytest.approx(0.5 * 5e-5)
+    assert t.g_opt.param_groups[0]["betas"][1] == pytest.approx(0.99)
+
+
+def test_cosine_schedule_resumes_exactly_from_a_checkpoint(tmp_path):
+    # the half run stops inside G's cosine (16 steps) and resumes through its end
+    extra = [s.replace("decay_steps=10", "decay_steps=16") for s in COSINE] + [
+        "d_optim.decay_steps=24", "train.ckpt_every=12"]
+    assert cli(["train"] + sum([["--set", s] for s in tiny_sets(tmp_path / "full", steps=24)
+                                + extra], [])) == 0
+    full = final_weights(only_run(tmp_path / "full"))
+    assert cli(["train"] + sum([["--set", s] for s in tiny_sets(tmp_path / "half", steps=12)
+                                + extra], [])) == 0
+    run = only_run(tmp_path / "half")
+    assert "beta2_final = 0.99" in (run / "config.toml").read_text()
+    assert cli(["train", "--resume", run, "--set", "train.steps=24"]) == 0
+    resumed = final_weights(run)
+    assert resumed["step"] == full["step"] == 24
+    for part in ("G", "D"):
+        for key, value in full[part].items():
+            assert torch.equal(resumed[part][key], value), (part, key)
+    for opt in ("g_opt", "d_opt"):  # the second moments saw the same beta2 at each step
+        assert torch.equal(resumed[opt]["state"][0]["exp_avg_sq"],
+                           full[opt]["state"][0]["exp_avg_sq"]), opt
+
+
+@pytest.mark.parametrize("sets, words", [
+    (["g_optim.lr_final=5e-5"], ["g_optim.lr_final = 5e-05", "lr_decay = 'none'"]),
+    (["d_optim.lr_decay='linear'", "d_optim.decay_steps=10"],
+     ["d_optim.decay_steps = 10", "d_optim.lr_decay = 'linear'"]),
+    (["g_optim.beta2_final=0.99"], ["g_optim.beta2_final = 0.99", "lr_final = lr"]),
+    (["d_optim.lr_decay='cosine'", "d_optim.decay_fraction=0.75"],
+     ["d_optim.decay_fraction = 0.75", "'linear'", "decay_steps"]),
+    (["g_optim.name='rmsprop'", "g_optim.lr_decay='cosine'", "g_optim.beta2_final=0.99"],
+     ["g_optim.beta2_final", "only Adam", "g_optim.name = 'rmsprop'"]),
+    (["d_optim.lr_decay='cosine'", "d_optim.beta2_final=1.0"],
+     ["d_optim.beta2_final = 1.0", "beta2 < 1"]),
+    (["g_optim.lr_decay='cosine'", "g_optim.lr_final=-1e-4"], ["g_optim.lr_final", ">= 0"]),
+])
+def test_schedule_options_the_schedule_would_ignore_are_refused(sets, words):
+    with pytest.raises(ConfigError) as err:
+        load_config(sets=sets)
+    for word in words:
+        assert word in str(err.value), (word, str(err.value))
 
 
 def test_rollback_scales_the_scheduled_rate_too(tmp_path):

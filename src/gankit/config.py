@@ -78,11 +78,20 @@ class OptimConfig:
     fused: bool = opt(True, "Adam: torch's fused implementation, one kernel per parameter "
                       "(same algorithm, different rounding; ~10% faster steps on the toys); "
                       "false = torch's default for-loop Adam")
-    lr_decay: str = opt("none", "learning-rate schedule: none, or linear decay to 0 over "
-                        "the last decay_fraction of train.steps", choices=("none", "linear"))
+    lr_decay: str = opt("none", "learning-rate schedule: none; linear decay to 0 over "
+                        "the last decay_fraction of train.steps; or cosine, half a cosine "
+                        "from lr to lr_final over decay_steps (R3GAN)",
+                        choices=("none", "linear", "cosine"))
     decay_fraction: float = opt(0.5, "fraction of train.steps over which lr_decay = "
                                 "'linear' takes the rate to 0", min=0.0, max=1.0,
                                 min_exclusive=True)
+    lr_final: float = opt(0.0, "lr_decay = 'cosine': the learning rate at the end of the "
+                          "cosine, kept after it (R3GAN: 5e-5 from 2e-4)", min=0.0)
+    decay_steps: int = opt(0, "lr_decay = 'cosine': generator steps of the cosine "
+                           "(0 = train.steps)", min=0)
+    beta2_final: Optional[float] = opt(None, "Adam, lr_decay = 'cosine': beta2 at the end "
+                                       "of the same cosine (R3GAN: 0.99 from 0.9); unset = "
+                                       "beta2 stays constant", min=0.0, max=1.0)
 
 
 @dataclass(frozen=True)
@@ -150,6 +159,40 @@ class RunConfig:
 # Sections whose extra keys belong to a component chosen by name (key holding the name).
 _COMPONENT_KEY = {DataConfig: "name", NetConfig: "net", ObjectiveConfig: "name",
                   StabilizerConfig: "name"}
+
+
+def _changed(section: Any, key: str) -> bool:
+    """Whether ``section.key`` differs from the field's default (was set by the user)."""
+    return getattr(section, key) != type(section).__dataclass_fields__[key].default
+
+
+def check_optim(o: OptimConfig, where: str) -> None:
+    """Refuse schedule options the chosen schedule would ignore, and beta2_final where
+    there is no Adam beta2 to schedule."""
+    if o.beta2_final is not None and o.name != "adam":
+        raise ConfigError(f"{where}beta2_final = {o.beta2_final!r}: only Adam has a beta2, "
+                          f"and {where}name = {o.name!r}")
+    if o.beta2_final is not None and o.beta2_final >= 1.0:
+        raise ConfigError(f"{where}beta2_final = {o.beta2_final!r} is out of range; Adam "
+                          "needs beta2 < 1")
+    if o.lr_decay == "cosine" and _changed(o, "decay_fraction"):
+        raise ConfigError(f"{where}decay_fraction = {o.decay_fraction!r} belongs to "
+                          f"lr_decay = 'linear'; the cosine runs over {where}decay_steps "
+                          "generator steps from step 0 (0 = train.steps): set decay_steps "
+                          "and remove decay_fraction")
+    if o.lr_decay == "cosine":
+        return
+    for key in ("lr_final", "decay_steps", "beta2_final"):
+        if _changed(o, key):
+            raise ConfigError(f"{where}{key} = {getattr(o, key)!r} is read only by lr_decay "
+                              f"= 'cosine', and {where}lr_decay = {o.lr_decay!r}; set "
+                              f"lr_decay = 'cosine' or remove {key}" + (
+                                  " (a cosine of beta2 alone: lr_decay = 'cosine' with "
+                                  "lr_final = lr)" if key == "beta2_final" else ""))
+
+
+# Cross-field checks of a section, run once it is built (with the section's prefix).
+_SECTION_CHECK = {OptimConfig: check_optim}
 
 
 # ----------------------------------------------------------------------------- checking
@@ -237,7 +280,10 @@ def from_dict(cls: type, data: Dict[str, Any], where: str = "") -> Any:
         kwargs[key] = _field_value(hints[key], by_name[key], value, f"{where}{key}")
     if comp_key:
         kwargs["options"] = extra
-    return cls(**kwargs)
+    out = cls(**kwargs)
+    if cls in _SECTION_CHECK:
+        _SECTION_CHECK[cls](out, where)
+    return out
 
 
 def _field_value(tp: Any, f: dataclasses.Field, value: Any, where: str) -> Any:
@@ -368,7 +414,10 @@ def _toml_value(value: Any) -> str:
 
 
 def dumps_toml(data: Dict[str, Any]) -> str:
-    """Write a config dict as TOML (scalars first, then tables, then arrays of tables)."""
+    """Write a config dict as TOML (scalars first, then tables, then arrays of tables).
+    TOML has no null: a key whose value is None (an unset optional field) is left out,
+    and reading the file back gives it its default, None, again."""
+    data = {k: v for k, v in data.items() if v is not None}
     lines: List[str] = []
     tables = {k: v for k, v in data.items() if isinstance(v, dict)}
     arrays = {k: v for k, v in data.items()
@@ -377,10 +426,12 @@ def dumps_toml(data: Dict[str, Any]) -> str:
         if key not in tables and key not in arrays:
             lines.append(f"{key} = {_toml_value(value)}")
     for key, table in tables.items():
-        lines += ["", f"[{key}]"] + [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+        lines += ["", f"[{key}]"] + [f"{k} = {_toml_value(v)}" for k, v in table.items()
+                                     if v is not None]
     for key, items in arrays.items():
         for item in items:
-            lines += ["", f"[[{key}]]"] + [f"{k} = {_toml_value(v)}" for k, v in item.items()]
+            lines += ["", f"[[{key}]]"] + [f"{k} = {_toml_value(v)}" for k, v in item.items()
+                                           if v is not None]
     return "\n".join(lines) + "\n"
 
 

@@ -41,6 +41,7 @@ from .objectives import build_objective
 from .plugins import SetupContext, component_options
 from .registry import NETS
 from .rundir import RunDir
+from .schedules import cosine
 from .stabilizers import build_stabilizers
 
 
@@ -59,11 +60,26 @@ def make_optimizer(params, cfg: OptimConfig) -> torch.optim.Optimizer:
 def lr_factor(cfg: OptimConfig, step: int, total: int) -> float:
     """Multiplier of the base learning rate at generator step ``step`` of ``total``:
     1 throughout for ``lr_decay = "none"``; for ``"linear"``, 1 until the last
-    ``decay_fraction`` of the run, then falling linearly to 0 at ``total``."""
+    ``decay_fraction`` of the run, then falling linearly to 0 at ``total``; for
+    ``"cosine"``, half a cosine from 1 to ``lr_final / lr`` over ``decay_steps`` (0 = the
+    whole run) and constant after it: R3GAN's learning-rate schedule (Huang et al. 2024,
+    :mod:`gankit.schedules`). A factor, so a rollback's lower base rate lowers the whole
+    curve, lr_final included."""
     if cfg.lr_decay == "none":
         return 1.0
+    if cfg.lr_decay == "cosine":
+        return cosine(1.0, cfg.lr_final / cfg.lr, step, cfg.decay_steps or total)
     span = cfg.decay_fraction * total
     return min(1.0, max(0.0, (total - step) / span))
+
+
+def beta2_at(cfg: OptimConfig, step: int, total: int) -> Optional[float]:
+    """Adam's beta2 at generator step ``step`` of ``total`` when it is scheduled
+    (``beta2_final`` set): the learning rate's cosine from ``beta2`` to ``beta2_final``
+    (R3GAN raises it 0.9 -> 0.99); None when beta2 stays as the optimizer was built."""
+    if cfg.beta2_final is None:
+        return None
+    return cosine(cfg.beta2, cfg.beta2_final, step, cfg.decay_steps or total)
 
 
 class Trainer:
@@ -193,14 +209,19 @@ class Trainer:
 
     def _apply_schedules(self) -> None:
         """Each player's lr: its base lr x its configured schedule x what the objective
-        asks for (:meth:`~gankit.objectives.base.Objective.lr_scale`)."""
+        asks for (:meth:`~gankit.objectives.base.Objective.lr_scale`); and Adam's beta2
+        where it is scheduled. Functions of the step alone, so a resume continues them."""
         scale = self.objective.lr_scale()
         if not self._scheduled and scale == 1.0:
             return
+        total = self.cfg.train.steps
         for opt, cfg in ((self.g_opt, self.cfg.g_optim), (self.d_opt, self.cfg.d_optim)):
-            factor = lr_factor(cfg, self.step, self.cfg.train.steps) * scale
+            factor = lr_factor(cfg, self.step, total) * scale
+            beta2 = beta2_at(cfg, self.step, total)
             for group in opt.param_groups:
                 group["lr"] = group["base_lr"] * factor
+                if beta2 is not None:
+                    group["betas"] = (group["betas"][0], beta2)
 
     # ------------------------------------------------------------------ pieces
     @torch.no_grad()

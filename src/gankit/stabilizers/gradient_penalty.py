@@ -25,11 +25,11 @@ Gamma schedule (Huang et al. 2024, R3GAN, their training code's ``gamma_schedule
 with ``gamma_steps = T > 0`` gamma follows a cosine from ``gamma`` at the first
 discriminator step to ``gamma_final`` at step T and stays there,
 gamma_t = gamma + (1 - (1 + cos(pi t / T)) / 2) (gamma_final - gamma); R3GAN lowers it
-tenfold (e.g. 0.05 -> 0.005 on CIFAR-10) while the learning rate decays.
+tenfold (e.g. 0.05 -> 0.005 on CIFAR-10) while the learning rate decays (the same
+cosine: :func:`gankit.schedules.cosine`).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional
 
@@ -40,6 +40,7 @@ from ..config import opt
 from ..objectives.base import single_logit
 from ..plugins import SetupContext
 from ..registry import STABILIZERS
+from ..schedules import cosine
 from .base import Stabilizer
 
 
@@ -108,10 +109,7 @@ class GradientPenalty(Stabilizer):
     def gamma(self, t: int) -> float:
         """gamma at discriminator step t (0-based): constant, or the cosine schedule."""
         o = self.opts
-        if not o.gamma_steps or t >= o.gamma_steps:
-            return o.gamma_final if o.gamma_steps else o.gamma
-        done = 1 - 0.5 * (1 + math.cos(math.pi * t / o.gamma_steps))
-        return o.gamma + done * (o.gamma_final - o.gamma)
+        return cosine(o.gamma, o.gamma_final, t, o.gamma_steps) if o.gamma_steps else o.gamma
 
     def state_dict(self) -> Dict[str, Any]:
         return {"calls": self.calls}
