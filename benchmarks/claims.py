@@ -17,10 +17,19 @@ run's ``metrics.jsonl``:
   minimax generator's gradient vanishes and the -log D one's does not (G's gradient
   norm over the first steps of both games from the same D; tests/test_claims.py
   asserts it on a seed).
+- ``vanishing``: Arjovsky & Bottou (2017), "Towards Principled Methods for Training
+  GANs": when the data and the samples lie on disjoint low-dimensional supports, D
+  trained against a fixed G becomes perfect and the minimax generator's gradient
+  vanishes (Sec. 2.2, Theorem 2.4; their Fig. 2); instance noise on D's inputs makes
+  the two distributions overlap and keeps it (Sec. 3, Theorem 3.2). D alone is trained
+  from scratch against fixed generators, with and without the ``instance_noise``
+  stabilizer, and G's gradient norms, D's input gradient at G(z) and D's accuracy are
+  probed at log-spaced D steps (tests/test_claims.py asserts it on a seed).
 
     python benchmarks/claims.py wgan --steps 2000 --eval-every 100
     python benchmarks/claims.py began --steps 6000 --eval-every 300
     python benchmarks/claims.py minimax
+    python benchmarks/claims.py vanishing
 """
 from __future__ import annotations
 
@@ -31,7 +40,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 HERE = Path(__file__).resolve().parent
 FIGURES = HERE / "figures"
@@ -45,6 +54,9 @@ WGAN = ["objective.name='wgan'", "objective.clip=0.01", "objective.schedule='con
 BEGAN = ["objective.name='began'", "generator.net='began'", "discriminator.net='began'",
          "g_optim.lr=1e-4", "d_optim.lr=1e-4", "g_optim.beta1=0.5", "d_optim.beta1=0.5",
          "train.g_ema=0"]
+# Arjovsky & Bottou's setting on the ring: 8 modes of std 1e-4 (a 0-dimensional support
+# at the scale of the nets) and z of dimension 1, so G's support is a curve in the plane
+VANISHING = ["data.name='ring'", "data.std=0.0001", "generator.z_dim=1"]
 
 
 def train(out: Path, preset: str, sets: List[str]) -> List[dict]:
@@ -196,6 +208,148 @@ def cmd_minimax(args) -> None:
     fig.savefig(FIGURES / "claims_minimax_gradient.png", dpi=110)
 
 
+def fixed_generator(sets: List[str], g_steps: int) -> Dict[str, Any]:
+    """G's weights after ``g_steps`` steps of the game of ``sets`` (0: G at initialisation)."""
+    from gankit.components import load_config
+    from gankit.train import Trainer
+    t = Trainer(load_config(sets=sets))
+    for _ in range(g_steps):
+        t.train_step()
+    return {k: v.clone() for k, v in t.G.state_dict().items()}
+
+
+def norm_of(tensors) -> float:
+    return float(sum((g.double() ** 2).sum() for g in tensors) ** 0.5)
+
+
+def probe(t, z, real) -> Dict[str, float]:
+    """What G would get from D now, for the fixed z and real batches, through D as the loop
+    sees it (instance noise included): ||grad_theta|| of E log(1 - D(G(z))) (minimax) and
+    of -E log D(G(z)), the mean over G(z) of ||grad_x D(x)|| and of ||grad_x logit D(x)||,
+    D(G(z)), and D's accuracy on the real and generated batch (threshold 1/2). The
+    stabilizers' RNG is restored afterwards, so probing does not change the run."""
+    import torch
+
+    from gankit.objectives.base import single_logit
+    from gankit.objectives.minimax import Minimax, NonSaturating
+    states = [s.state_dict() for s in t.stabilizers]
+    fake = t.G(z)
+    out = {}
+    for key, game in (("g_minimax", Minimax), ("g_logd", NonSaturating)):
+        loss, _ = game(game.Options()).g_loss(t.d_view, fake, None)
+        out[key] = norm_of(torch.autograd.grad(loss, list(t.G.parameters()), retain_graph=True))
+    x = fake.detach().requires_grad_(True)
+    logit = single_logit(t.d_view(x)[0])
+    dx = torch.autograd.grad(logit.sum(), [x])[0].norm(dim=1)  # per sample: D has no batch coupling
+    d = logit.detach().sigmoid()
+    real_logit = single_logit(t.d_view(real)[0]).detach()
+    out.update(dx_D=float((d * (1 - d) * dx).mean()), dx_logit=float(dx.mean()),
+               d_fake=float(d.mean()),
+               acc=float(((real_logit > 0).float().mean() + (d < 0.5).float().mean()) / 2))
+    for s, state in zip(t.stabilizers, states):
+        s.load_state_dict(state)
+    return out
+
+
+def train_d_alone(sets: List[str], g_state, sigma: float, points: Sequence[int],
+                  n_probe: int = 2048) -> List[Dict[str, float]]:
+    """D trained from scratch (the game's D loss, Adam as configured) against the fixed G
+    ``g_state``, with instance noise of fixed std ``sigma`` on D's inputs (0: none; no G
+    step is taken, so the stabilizer's annealing never starts); a :func:`probe` at each
+    D step count in ``points``, on one fixed batch of ``n_probe`` z and real examples.
+    ``gap`` is the mean distance from a sample G(z) to the nearest real example."""
+    import torch
+
+    from gankit.components import load_config
+    from gankit.train import Trainer
+    noise = ([f"stabilizers=[{{name='instance_noise', sigma0={sigma}, steps=1000000000}}]"]
+             if sigma > 0 else [])
+    t = Trainer(load_config(sets=sets + ["objective.name='minimax'"] + noise))
+    t.G.load_state_dict(g_state)
+    z = torch.randn(n_probe, t.G.z_dim, generator=torch.Generator().manual_seed(t.cfg.seed))
+    real = t.data.sample(n_probe)
+    with torch.no_grad():  # how far G's samples are from the data: the gap noise must bridge
+        gap = float(torch.cdist(t.G(z), real).min(dim=1).values.mean())
+    records, done = [], 0
+    for n in sorted(points):
+        for _ in range(n - done):
+            t.d_step()
+        done = n
+        records.append(dict(d_steps=n, gap=gap, **probe(t, z, real)))
+    return records
+
+
+def log_points(last: int) -> List[int]:
+    """0 and 1, 3, 10, 30, ... up to ``last`` (included)."""
+    points = [0] + [m * 10 ** e for e in range(9) for m in (1, 3) if m * 10 ** e < last]
+    return points + [last]
+
+
+def fall(records: List[Dict[str, float]], key: str = "g_minimax") -> Tuple[float, int, float]:
+    """(largest value over the probes, the D step where it was, largest / last)."""
+    top = max(records, key=lambda r: r[key])
+    return top[key], top["d_steps"], top[key] / records[-1][key]
+
+
+def plot_vanishing(path: Path, runs: Dict[Tuple[int, float], List[Dict[str, float]]]) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    panels = (("g_minimax", "||grad_theta E log(1 - D(G(z)))||"),
+              ("g_logd", "||grad_theta -E log D(G(z))||"),
+              ("dx_D", "mean ||grad_x D(x)|| at G(z)"), ("acc", "D's accuracy"))
+    g_list, sigmas = sorted({g for g, _ in runs}), sorted({s for _, s in runs})
+    styles = ("-", "--", ":", "-.")
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
+    for ax, (key, label) in zip(axes.flat, panels):
+        for (g, sigma), recs in runs.items():
+            ax.plot([r["d_steps"] for r in recs], [r[key] for r in recs],
+                    color=f"C{g_list.index(g)}", ls=styles[sigmas.index(sigma) % 4], marker=".",
+                    label=f"G after {g} steps, " + (f"noise {sigma}" if sigma else "no noise"))
+        ax.set_xscale("symlog", linthresh=1)
+        ax.set_yscale("linear" if key == "acc" else "log")
+        ax.set_xlabel("D steps against the fixed G")
+        ax.set_ylabel(label)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(g_list), fontsize=8)
+    fig.suptitle("Arjovsky & Bottou 2017: a perfect D leaves G no gradient; "
+                 "instance noise keeps it")
+    fig.tight_layout(rect=(0, 0.04 * len(sigmas), 1, 1))
+    FIGURES.mkdir(exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def cmd_vanishing(args) -> None:
+    """D alone against fixed generators, with and without instance noise."""
+    import torch
+    torch.set_num_threads(1)
+    points, runs = log_points(args.d_steps), {}
+    print("seed  G steps  noise  D steps  acc    D(G(z))  |g minimax|  |g -log D|  "
+          "|dD/dx|   |dlogit/dx|")
+    for seed in args.seeds:
+        sets = VANISHING + [f"seed={seed}", f"out_dir='{args.out}'", "train.tensorboard=false"]
+        for g_steps in args.g_steps:
+            g_state = fixed_generator(sets, g_steps)
+            for sigma in args.sigmas:
+                recs = train_d_alone(sets, g_state, sigma, points)
+                runs[seed, g_steps, sigma] = recs
+                for r in recs:
+                    print(f"{seed:<5} {g_steps:<8} {sigma:<6} {r['d_steps']:<8} "
+                          f"{r['acc']:.3f}  {r['d_fake']:.2e} {r['g_minimax']:11.3g} "
+                          f"{r['g_logd']:11.3g} {r['dx_D']:9.3g} {r['dx_logit']:11.3g}")
+    print("\nminimax |grad G|: at D step 0, largest (at D step), last, largest / last; "
+          "mean distance of G(z) to the nearest real example")
+    for (seed, g_steps, sigma), recs in runs.items():
+        top, at, ratio = fall(recs)
+        print(f"seed {seed} G {g_steps:<5} noise {sigma:<4} {recs[0]['g_minimax']:.3g}  "
+              f"{top:.3g} ({at})  {recs[-1]['g_minimax']:.3g}  {ratio:.3g}x  "
+              f"gap {recs[0]['gap']:.3f}")
+    if args.figure:
+        plot_vanishing(FIGURES / args.figure,
+                       {(g, s): r for (seed, g, s), r in runs.items() if seed == args.seeds[0]})
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="claim", required=True)
@@ -213,8 +367,21 @@ def main(argv=None) -> None:
     q.add_argument("--head-start", type=int, default=150)
     q.add_argument("--g-steps", type=int, default=200)
     q.add_argument("--sgd-lr", type=float, default=0.05)
+    q = sub.add_parser("vanishing", help="Arjovsky & Bottou 2017: D alone against fixed "
+                       "generators on disjoint low-dimensional supports, with and without "
+                       "instance noise")
+    q.add_argument("--seeds", type=int, nargs="+", default=[0])
+    q.add_argument("--g-steps", type=int, nargs="+", default=[0, 300, 1000],
+                   help="the fixed generators: G after this many steps of the default game")
+    q.add_argument("--sigmas", type=float, nargs="+", default=[0.0, 0.1, 0.5],
+                   help="instance noise std on D's inputs, fixed (0: none)")
+    q.add_argument("--d-steps", type=int, default=3000)
+    q.add_argument("--figure", default="claims_vanishing_gradient.png",
+                   help="file in benchmarks/figures, drawn for the first seed ('': none)")
+    q.add_argument("--out", default="runs/claims")
     args = p.parse_args(argv)
-    {"wgan": cmd_wgan, "began": cmd_began, "minimax": cmd_minimax}[args.claim](args)
+    {"wgan": cmd_wgan, "began": cmd_began, "minimax": cmd_minimax,
+     "vanishing": cmd_vanishing}[args.claim](args)
 
 
 if __name__ == "__main__":
