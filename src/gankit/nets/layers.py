@@ -77,6 +77,9 @@ class MinibatchDiscrimination(nn.Module):
     the loop passes real and generated batches in separate calls, as the paper does.
     """
 
+    # the largest n^2 B C computed with broadcast differences (64 MiB of float32)
+    BROADCAST_MAX = 2 ** 24
+
     def __init__(self, in_dim: int, kernels: int, kernel_dim: int, init_std: float = 0.1):
         super().__init__()
         self.kernels, self.kernel_dim = kernels, kernel_dim
@@ -89,7 +92,12 @@ class MinibatchDiscrimination(nn.Module):
     def closeness(self, f: torch.Tensor) -> torch.Tensor:
         """o(x_i) in R^B for every example of the batch ``f`` (shape n x A)."""
         M = (f @ self.T).view(len(f), self.kernels, self.kernel_dim).transpose(0, 1)
-        l1 = torch.cdist(M, M, p=1)  # B x n x n, without an n x n x B x C intermediate
+        if len(f) ** 2 * self.kernels * self.kernel_dim <= self.BROADCAST_MAX:
+            # B x n x n x C differences: twice differentiable, which R1 / WGAN-GP's
+            # gradient penalties need (torch.cdist has no second derivative)
+            l1 = (M.unsqueeze(2) - M.unsqueeze(1)).abs().sum(3)
+        else:  # B x n x n without the big intermediate; first derivatives only
+            l1 = torch.cdist(M, M, p=1)
         return torch.exp(-l1).sum(2).T
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
