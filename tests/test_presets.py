@@ -101,3 +101,30 @@ def test_presets_travel_with_the_package(tmp_path, monkeypatch, capsys):
     listed = capsys.readouterr().out
     assert "presets (gankit train NAME):" in listed and "ns_r1_ema" in listed
     assert "WGAN: Arjovsky, Chintala & Bottou (2017)" in listed
+
+
+TOY = sorted(p.stem for p in (CONFIGS / "toy").glob("*.toml"))
+
+
+@pytest.mark.parametrize("preset", TOY)
+def test_toy_preset_trains_on_both_toys_and_reports_the_width_of_its_modes(tmp_path, preset):
+    for data in ("ring", "grid"):
+        out = tmp_path / data
+        sets = tiny_sets(out, steps=4) + [f"data.name={data}", "train.eval_every=0",
+                                          "data.batch_size=32", "eval.n_samples=200"]
+        assert main(["train", preset] + sum([["--set", s] for s in sets], [])) == 0
+        (run,) = [p for p in out.iterdir() if p.is_dir()]
+        rows = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
+        (last,) = [r for r in rows if r["kind"] == "eval"][-1:]
+        assert {"modes", "hq", "kl", "spread"} <= set(last)
+
+
+@pytest.mark.parametrize("preset", [p for p in TOY if not p.endswith("_sn_toy")])
+def test_tuned_toy_presets_sample_g_itself_and_decay_to_a_fifth(preset):
+    """The recipe BENCHMARKS.md's "Every objective on the toys" measured: no EMA (it
+    narrows the modes), cosine to lr / 5, R1 on the data."""
+    cfg = load_config(CONFIGS / "toy" / f"{preset}.toml")
+    assert cfg.train.g_ema == 0.0
+    for o in (cfg.g_optim, cfg.d_optim):
+        assert (o.lr_decay, o.lr, o.lr_final) == ("cosine", 2e-3, 4e-4)
+    assert [s.name for s in cfg.stabilizers] == ["r1"]
