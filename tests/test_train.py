@@ -29,9 +29,30 @@ def cli(args):
     return main([str(a) for a in args])
 
 
+def train_cli(sets):
+    return cli(["train"] + sum([["--set", s] for s in sets], []))
+
+
+def full_and_resumed(tmp_path, steps, extra):
+    """A straight run of ``steps`` and a run stopped at ``steps // 2`` and resumed to
+    ``steps``, with the same overrides; asserts equal G and D weights and returns the
+    final states (straight, resumed) and the resumed run's directory."""
+    assert train_cli(tiny_sets(tmp_path / "full", steps=steps) + extra) == 0
+    full = final_weights(only_run(tmp_path / "full"))
+    assert train_cli(tiny_sets(tmp_path / "half", steps=steps // 2) + extra) == 0
+    run = only_run(tmp_path / "half")
+    assert cli(["train", "--resume", run, "--set", f"train.steps={steps}"]) == 0
+    resumed = final_weights(run)
+    assert resumed["step"] == full["step"] == steps
+    for part in ("G", "D"):
+        for key, value in full[part].items():
+            assert torch.equal(resumed[part][key], value), (part, key)
+    return full, resumed, run
+
+
 def test_run_directory_has_config_metrics_checkpoint_and_plots(tmp_path, capsys):
     sets = tiny_sets(tmp_path, steps=20) + ["train.tensorboard=true"]
-    assert cli(["train"] + sum([["--set", s] for s in sets], [])) == 0
+    assert train_cli(sets) == 0
     run = only_run(tmp_path)
     out = capsys.readouterr().out  # not a terminal: plain progress lines, then the outputs
     assert "step 5/20 d_loss=" in out and "step 20/20 " in out
@@ -60,19 +81,7 @@ def test_same_seed_same_weights_other_seed_differs(tmp_path):
 
 @pytest.mark.parametrize("extra", [[], ["train.d_steps=3", "objective.name='minimax'"]])
 def test_resume_continues_exactly(tmp_path, extra):
-    sets = tiny_sets(tmp_path / "full", steps=40) + extra
-    assert cli(["train"] + sum([["--set", s] for s in sets], [])) == 0
-    full = final_weights(only_run(tmp_path / "full"))
-
-    sets = tiny_sets(tmp_path / "half", steps=20) + extra
-    assert cli(["train"] + sum([["--set", s] for s in sets], [])) == 0
-    run = only_run(tmp_path / "half")
-    assert cli(["train", "--resume", run, "--set", "train.steps=40"]) == 0
-    resumed = final_weights(run)
-    assert resumed["step"] == full["step"] == 40
-    for part in ("G", "D"):
-        for key, value in full[part].items():
-            assert torch.equal(resumed[part][key], value), (part, key)
+    full, resumed, run = full_and_resumed(tmp_path, 40, extra)
     assert torch.equal(resumed["d_opt"]["state"][0]["exp_avg"], full["d_opt"]["state"][0]["exp_avg"])
     rows = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
     keys = [(r["step"], r["kind"]) for r in rows]
@@ -81,7 +90,7 @@ def test_resume_continues_exactly(tmp_path, extra):
 
 
 def test_resume_refuses_changes_that_would_alter_the_run(tmp_path, capsys):
-    assert cli(["train"] + sum([["--set", s] for s in tiny_sets(tmp_path, steps=10)], [])) == 0
+    assert train_cli(tiny_sets(tmp_path, steps=10)) == 0
     run = only_run(tmp_path)
     assert cli(["train", "--resume", run, "--set", "g_optim.lr=0.1"]) == 2
     assert "g_optim.lr: cannot change on --resume" in capsys.readouterr().err
@@ -217,19 +226,8 @@ def test_cosine_schedule_resumes_exactly_from_a_checkpoint(tmp_path):
     # the half run stops inside G's cosine (16 steps) and resumes through its end
     extra = [s.replace("decay_steps=10", "decay_steps=16") for s in COSINE] + [
         "d_optim.decay_steps=24", "train.ckpt_every=12"]
-    assert cli(["train"] + sum([["--set", s] for s in tiny_sets(tmp_path / "full", steps=24)
-                                + extra], [])) == 0
-    full = final_weights(only_run(tmp_path / "full"))
-    assert cli(["train"] + sum([["--set", s] for s in tiny_sets(tmp_path / "half", steps=12)
-                                + extra], [])) == 0
-    run = only_run(tmp_path / "half")
+    full, resumed, run = full_and_resumed(tmp_path, 24, extra)
     assert "beta2_final = 0.99" in (run / "config.toml").read_text()
-    assert cli(["train", "--resume", run, "--set", "train.steps=24"]) == 0
-    resumed = final_weights(run)
-    assert resumed["step"] == full["step"] == 24
-    for part in ("G", "D"):
-        for key, value in full[part].items():
-            assert torch.equal(resumed[part][key], value), (part, key)
     for opt in ("g_opt", "d_opt"):  # the second moments saw the same beta2 at each step
         assert torch.equal(resumed[opt]["state"][0]["exp_avg_sq"],
                            full[opt]["state"][0]["exp_avg_sq"]), opt
