@@ -14,7 +14,7 @@ from gankit.metrics.protocol import (
     weights_digest,
 )
 from gankit.sweep_spec import SweepSpec, expand
-from gankit.sweep_table import summarise
+from gankit.sweep_table import format_table, summarise
 
 
 def test_names_and_parsing():
@@ -53,8 +53,30 @@ def test_a_column_of_mixed_protocols_is_refused():
     summarise(spec, {"default,data.name=ring": {0: row(2500)},
                      "default,data.name=grid": {0: row(2500)}})
     with pytest.raises(ValueError, match="column 'hq' mixes .*modes2500.*modes500"):
-        summarise(spec, {"default,data.name=ring": {0: row(2500)},
-                         "default,data.name=grid": {0: row(500)}})
+        summarise(spec, {"default,data.name=ring": {0: row(2500), 1: row(500)},
+                         "default,data.name=grid": {0: row(2500), 1: row(2500)}})
+
+
+def test_variants_under_other_protocols_get_means_but_no_paired_difference():
+    # e.g. --axis data.name=ring,grid: each data set's modes metric has its own reference
+    spec = SweepSpec(expand([None], ["data.name=ring,grid"], []), [0, 1, 2],
+                     baseline="default,data.name=ring")
+    row = lambda hq, ref: {"step": 1, "kind": "eval", "hq": hq,  # noqa: E731
+                           "protocol": {"hq": "modes2500"},
+                           "protocol_details": {"modes2500": dict(describe("modes", 2500),
+                                                                  reference=ref)}}
+    ring = {s: row(98.0 + s, "ring") for s in range(3)}
+    summary = summarise(spec, {"default,data.name=ring": ring,
+                               "default,data.name=grid": {s: row(97.0 + s, "grid")
+                                                          for s in range(3)}})
+    grid = summary["variants"]["default,data.name=grid"]["hq"]
+    assert grid["interval"]["mean"] == pytest.approx(98.0) and "vs_baseline" not in grid
+    summary = summarise(spec, {"default,data.name=ring": ring,
+                               "default,data.name=grid": {s: row(97.0 + s, "ring")
+                                                          for s in range(3)}})
+    diff = summary["variants"]["default,data.name=grid"]["hq"]["vs_baseline"]["diff"]
+    assert diff["mean"] == pytest.approx(-1.0)
+    assert "different protocols" in format_table(summary)
 
 
 def test_training_logs_the_protocol_of_every_value(tmp_path):

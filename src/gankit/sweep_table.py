@@ -1,6 +1,8 @@
 """A sweep's table: per variant and metric, the mean over seeds with a 95% interval and
-the paired difference from the baseline (:mod:`gankit.intervals`), refusing columns
-that mix evaluation protocols (:mod:`gankit.metrics.protocol`)."""
+the paired difference from the baseline (:mod:`gankit.intervals`). A variant whose seeds
+mix evaluation protocols is refused (:mod:`gankit.metrics.protocol`); a variant
+evaluated under another protocol than the baseline's (another data set's reference)
+gets its mean but no paired difference."""
 from __future__ import annotations
 
 import json
@@ -43,17 +45,34 @@ def metric_keys(results: Dict[str, Dict[int, Dict[str, Any]]]) -> List[str]:
     return keys
 
 
+def _protocol_entries(key: str, results: Dict[str, Dict[int, Dict[str, Any]]]):
+    """(where, protocol details) of every value of ``key`` that names its protocol."""
+    entries = []
+    for variant, rows in results.items():
+        for seed, row in rows.items():
+            name = (row.get("protocol") or {}).get(key)
+            if name is not None:
+                details = (row.get("protocol_details") or {}).get(name, {"name": name})
+                entries.append((f"{variant} seed {seed}", details))
+    return entries
+
+
 def check_protocols(results: Dict[str, Dict[int, Dict[str, Any]]], keys: List[str]) -> None:
-    """Refuse a column whose values were measured under different protocols."""
+    """Refuse a variant whose seeds measured one metric under different protocols: its
+    mean would mix them."""
     for key in keys:
-        entries = []
         for variant, rows in results.items():
-            for seed, row in rows.items():
-                name = (row.get("protocol") or {}).get(key)
-                if name is not None:
-                    details = (row.get("protocol_details") or {}).get(name, {"name": name})
-                    entries.append((f"{variant} seed {seed}", details))
-        check_comparable(key, entries)
+            check_comparable(key, _protocol_entries(key, {variant: rows}))
+
+
+def comparable(key: str, a: Dict[int, Dict[str, Any]], b: Dict[int, Dict[str, Any]]) -> bool:
+    """Whether two variants measured ``key`` under one protocol, so a paired difference
+    means something (not so across data sets: each has its own reference)."""
+    try:
+        check_comparable(key, _protocol_entries(key, {"a": a, "b": b}))
+    except ValueError:
+        return False
+    return True
 
 
 def summarise(spec: SweepSpec, results) -> Dict[str, Any]:
@@ -69,7 +88,8 @@ def summarise(spec: SweepSpec, results) -> Dict[str, Any]:
                 continue
             cell = {"interval": t_interval(list(values.values()))._asdict(),
                     "seeds": sorted(values)}
-            if spec.baseline and variant.name != spec.baseline:
+            if spec.baseline and variant.name != spec.baseline \
+                    and comparable(key, rows, base_rows):
                 cmp = paired(values, _values(base_rows, key))
                 if cmp is not None:
                     cell["vs_baseline"] = {"diff": cmp.diff._asdict(), "p": cmp.p_value}
@@ -92,7 +112,8 @@ def format_table(summary: Dict[str, Any]) -> str:
         lines.append(f"| {name} | {n} | " + " | ".join(cells) + " |")
     base = summary.get("baseline")
     if base:
-        lines += ["", f"Paired by seed, variant - {base} (mean [95% interval], p):", "",
+        lines += ["", f"Paired by seed, variant - {base} (mean [95% interval], p; — where "
+                  "the two were evaluated under different protocols, e.g. on other data):", "",
                   "| variant | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
         for name, entry in variants.items():
             if name == base:
