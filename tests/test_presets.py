@@ -74,10 +74,11 @@ def test_ns_r1_ema_preset_is_the_benchmarked_setting():
     cfg = load_config(CONFIGS / "ns_r1_ema.toml")
     assert cfg.objective.name == "nonsaturating"
     assert [(s.name, s.options) for s in cfg.stabilizers] == [
-        ("r1", {"gamma": 1.0, "on": "real", "every": 1, "samples": 64,
-                "gamma_final": 0.0, "gamma_steps": 0})]  # every, gamma_*: defaults
-    assert (cfg.train.g_ema, cfg.train.steps, cfg.data.batch_size) == (0.999, 16000, 512)
+        ("r1", {"gamma": 0.3, "on": "real", "every": 4, "samples": 64,
+                "gamma_final": 0.0, "gamma_steps": 0})]  # gamma_*: defaults
+    assert (cfg.train.g_ema, cfg.train.steps, cfg.data.batch_size) == (0.999, 16000, 256)
     assert cfg.generator.options["z_dim"] == 2
+    assert (cfg.generator.options["width"], cfg.discriminator.options["width"]) == (128, 64)
     for o in (cfg.g_optim, cfg.d_optim):
         assert (o.lr, o.beta1, o.beta2, o.lr_decay, o.decay_fraction) == (
             2e-3, 0.0, 0.99, "linear", 0.75)

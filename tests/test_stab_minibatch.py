@@ -63,6 +63,7 @@ def test_r1_trains_through_minibatch_discrimination():
     from gankit.train import Trainer
 
     cfg = load_config("configs/ns_r1_ema.toml", ["data.name=ring", "data.batch_size=64",
+                                                 "stabilizers.0.every=1",  # R1 each step
                                                  "discriminator.mbd_kernels=4",
                                                  "discriminator.mbd_dim=4"])
     trainer = Trainer(cfg)
