@@ -129,3 +129,27 @@ def test_tuned_toy_presets_sample_g_itself_and_decay_to_a_fifth(preset):
     for o in (cfg.g_optim, cfg.d_optim):
         assert (o.lr_decay, o.lr, o.lr_final) == ("cosine", 2e-3, 4e-4)
     assert [s.name for s in cfg.stabilizers] == ["r1"]
+
+
+@pytest.mark.parametrize("preset", ["ns_r1_ema_digits", "cond_r1_ema_digits"])
+def test_digits_presets_are_the_benchmarked_recipe_and_train_by_name(tmp_path, preset):
+    # BENCHMARKS.md's "Digits presets" rows were measured with these values
+    cfg = load_config(CONFIGS / "digits" / f"{preset}.toml")
+    conditional = preset.startswith("cond")
+    assert (cfg.data.name, cfg.data.options["size"], cfg.objective.name) == (
+        "digits", 16, "nonsaturating")
+    assert [(s.name, s.options["gamma"], s.options["every"]) for s in cfg.stabilizers] == [
+        ("r1", 1.0, 4)]
+    assert (cfg.train.g_ema, cfg.train.steps) == (0.999, 3000 if conditional else 6000)
+    for o in (cfg.g_optim, cfg.d_optim):
+        assert (o.lr, o.beta1, o.beta2, o.lr_decay, o.lr_final) == (
+            5e-4, 0.0, 0.99, "cosine", 5e-5)
+    sets = [f"out_dir='{tmp_path}'", "train.steps=2", "train.eval_every=2",
+            "train.tensorboard=false", "eval.n_samples=40", "data.batch_size=16",
+            "generator.width=8", "discriminator.width=8"]
+    assert main(["train", preset] + sum([["--set", s] for s in sets], [])) == 0  # by name
+    (run,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    last = [r for r in rows if r["kind"] == "eval"][-1]
+    assert last["step"] == 2 and last["fid"] >= 0 and last["is"] >= 1
+    assert ("class_acc" in last) == conditional
