@@ -133,7 +133,7 @@ def test_tuned_toy_presets_sample_g_itself_and_decay_to_a_fifth(preset):
 
 @pytest.mark.parametrize("preset", ["ns_r1_ema_digits", "cond_r1_ema_digits"])
 def test_digits_presets_are_the_benchmarked_recipe_and_train_by_name(tmp_path, preset):
-    # BENCHMARKS.md's "Digits presets" rows were measured with these values
+    # BENCHMARKS.md's "Image quality on digits" rows were measured with these values
     cfg = load_config(CONFIGS / "digits" / f"{preset}.toml")
     conditional = preset.startswith("cond")
     assert (cfg.data.name, cfg.data.options["size"], cfg.objective.name) == (
