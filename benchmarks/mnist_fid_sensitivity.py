@@ -11,23 +11,13 @@ stroke errors make, i.e. what "within 2x of the floor" asks.
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gankit.data.images import to_unit_range
 from gankit.data.mnist5k import mnist5k_split
+from gankit.metrics.extract import Needs, make_extractor
 from gankit.metrics.fid import fid
-from gankit.metrics.mnist import load_mnist_classifier
-
-
-def signed(x: torch.Tensor) -> torch.Tensor:
-    """mnist5k's uint8 digits (n, 1, 28, 28) as floats in [-1, 1]."""
-    return x.float() / 127.5 - 1
-
-
-@torch.no_grad()
-def features(net, x: torch.Tensor, batch: int = 500) -> np.ndarray:
-    return torch.cat([net(x[i:i + batch])[0] for i in range(0, len(x), batch)]).double().numpy()
 
 
 def changes(test: torch.Tensor, train: torch.Tensor) -> dict:
@@ -51,13 +41,15 @@ def changes(test: torch.Tensor, train: torch.Tensor) -> dict:
 
 def main() -> None:
     torch.set_num_threads(1)
-    net = load_mnist_classifier().eval()
+    # the extractor of `gankit eval --features mnist`, every set read as [-1, 1]
+    extract, _ = make_extractor("mnist", 500, needs=Needs(True, False, False),
+                                ranges={"real": "-1,1", "fake": "-1,1"})
     train, _, test, _ = mnist5k_split()
-    train, test = signed(train), signed(test)
-    reference = features(net, train)
+    train, test = to_unit_range(train), to_unit_range(test)
+    reference = extract(train.numpy(), "real").feats
     print("| the 1,000 test digits | FID vs 4,000 train |\n|---|---|")
     for name, x in changes(test, train).items():
-        print(f"| {name} | {fid(reference, features(net, x)):.2f} |")
+        print(f"| {name} | {fid(reference, extract(x.numpy(), 'fake').feats):.2f} |")
 
 
 if __name__ == "__main__":
