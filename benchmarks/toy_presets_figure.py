@@ -10,29 +10,25 @@ Each SWEEP_DIR is a finished ``gankit sweep`` of toy presets on one data set.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 VARIANTS = ["ns_toy", "minimax_toy", "hinge_toy", "rpgan_toy", "preference_toy",
             "feature_matching_toy"]
 
 
-def last_eval(run: Path):
-    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    evals = [r for r in rows if r["kind"] == "eval" and "hq" in r]
-    return evals[-1] if evals else None
-
-
 def median_run(sweeps, data: str, variant: str):
     """(run directory, its last evaluation) of median HQ, or None."""
     from gankit.components import load_config
+    from gankit.sweep_spec import last_eval
 
     runs = []
     for sweep in sweeps:
         for metrics in sorted(sweep.glob(f"runs/{variant}/seed-*/*/metrics.jsonl")):
-            row = last_eval(metrics.parent)
-            if row is not None and load_config(metrics.parent / "config.toml").data.name == data:
-                runs.append((row["hq"], metrics.parent, row))
+            run = metrics.parent
+            row = last_eval(run)
+            if row is not None and "hq" in row \
+                    and load_config(run / "config.toml").data.name == data:
+                runs.append((row["hq"], run, row))
     if not runs:
         return None
     runs.sort(key=lambda t: t[0])
