@@ -124,3 +124,45 @@ def test_set_reaches_into_a_list_of_tables_by_index_or_unique_name():
                        ("stabilizers.gamma=1", "list of tables")]:
         with pytest.raises(ConfigError, match=words):
             read_config("ns_r1_ema", [bad])
+
+
+def test_base_makes_a_file_a_variant_of_another(tmp_path):
+    (tmp_path / "parent.toml").write_text(
+        'name = "parent"\n[data]\nname = "grid"\nbatch_size = 64\n'
+        '[objective]\nname = "wgan"\nclip = 0.02\n'
+        '[[stabilizers]]\nname = "r1"\ngamma = 2.0\n'
+        '[train]\nsteps = 7\ng_ema = 0.9\n')
+    child = tmp_path / "child.toml"
+    child.write_text('base = "parent"\n[train]\nsteps = 9\n')
+    cfg = read_config(child)
+    # tables overlay key by key; the run name is the file's own
+    assert (cfg.train.steps, cfg.train.g_ema) == (9, 0.9)
+    assert (cfg.data.name, cfg.data.batch_size) == ("grid", 64)
+    assert cfg.objective.options == {"clip": 0.02} and cfg.name == ""
+    # another component replaces the base's table (wgan's clip would be refused by
+    # wgan_gp); a list of tables replaces the base's list
+    child.write_text('base = "parent.toml"\nstabilizers = []\n'
+                     '[objective]\nname = "wgan_gp"\n')
+    cfg = load_config(child)
+    assert cfg.objective.name == "wgan_gp" and "clip" not in cfg.objective.options
+    assert cfg.stabilizers == [] and cfg.data.name == "grid"
+    # a shipped preset as the base, --set on top of both
+    child.write_text('base = "ns_r1_ema"\n[train]\nsteps = 5\n')
+    cfg = read_config(child, ["stabilizers.r1.gamma=2"])
+    assert cfg.train.steps == 5 and cfg.stabilizers[0].options["gamma"] == 2.0
+    assert cfg.train.g_ema == read_config("ns_r1_ema").train.g_ema
+
+
+def test_a_bad_base_is_named(tmp_path):
+    child = tmp_path / "child.toml"
+    child.write_text('base = "no_such_preset"\n')
+    with pytest.raises(ConfigError, match=r"child\.toml.*base 'no_such_preset'"):
+        read_config(child)
+    child.write_text('base = 3\n')
+    with pytest.raises(ConfigError, match="base must be a config file or preset name"):
+        read_config(child)
+    (tmp_path / "a.toml").write_text('base = "child"\n')
+    child.write_text('base = "a"\n')
+    with pytest.raises(ConfigError, match=r"makes a loop: .*child\.toml -> .*a\.toml -> "
+                                          r".*child\.toml"):
+        read_config(child)

@@ -317,6 +317,50 @@ def load_toml(path: str | Path) -> Dict[str, Any]:
         raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from exc
 
 
+# Raw sections whose table belongs to a component, and the key naming the component.
+_RAW_COMPONENT_KEY = {"data": "name", "generator": "net", "discriminator": "net",
+                      "objective": "name"}
+
+
+def load_config_file(path: str | Path, _chain: Tuple[Path, ...] = ()) -> Dict[str, Any]:
+    """The raw config of the TOML file ``path`` with its ``base`` resolved.
+
+    ``base = "other"`` at the top of a file makes it a variant of another config: the
+    file beside it of that name (``"ns_r1_ema_digits.toml"``, ``"../wgan.toml"``), else
+    the shipped preset of that name. The base is read first (with its own base, and so
+    on); this file's tables then overlay it key by key, except that a component table
+    choosing another component (``[objective] name``, ``[generator] net``...) replaces
+    the base's table whole (the base's options belong to the base's component), and a
+    list (``[[stabilizers]]``) replaces the base's list whole. The run ``name`` is the
+    file's own and is not inherited.
+    """
+    path = Path(path)
+    raw = load_toml(path)
+    base = raw.pop("base", None)
+    if base is None:
+        return raw
+    if not isinstance(base, str) or not base:
+        raise ConfigError(f"{str(path)!r}: base must be a config file or preset name, "
+                          f"got {base!r}")
+    beside = path.parent / (base if base.endswith(".toml") else base + ".toml")
+    try:
+        base_path = (beside if beside.is_file() else find_config(base)).resolve()
+    except ConfigError as exc:
+        raise ConfigError(f"{str(path)!r}: base {base!r}: {exc}") from None
+    chain = _chain + (path.resolve(),)
+    if base_path in chain:
+        loop = " -> ".join(str(p) for p in chain + (base_path,))
+        raise ConfigError(f"{str(path)!r}: base {base!r} makes a loop: {loop}")
+    inherited = load_config_file(base_path, chain)
+    inherited.pop("name", None)
+    for section, key in _RAW_COMPONENT_KEY.items():
+        mine, theirs = raw.get(section), inherited.get(section)
+        if isinstance(mine, dict) and isinstance(theirs, dict) and key in mine \
+                and mine[key] != theirs.get(key):
+            inherited.pop(section)
+    return deep_merge(inherited, raw)
+
+
 def deep_merge(base: Dict[str, Any], over: Dict[str, Any]) -> Dict[str, Any]:
     out = dict(base)
     for key, value in over.items():
@@ -373,9 +417,10 @@ def _list_item(items: List[Any], key: str, assignment: str) -> Dict[str, Any]:
 def read_config(path: Optional[str | Path] = None, sets: Optional[List[str]] = None
                 ) -> RunConfig:
     """Defaults, then the TOML file at ``path`` (a file, or a shipped preset's name:
-    :func:`gankit.preset_files.find_config`), then each ``--set`` override; component
-    options as written (:func:`gankit.components.load_config` resolves them)."""
-    raw: Dict[str, Any] = load_toml(find_config(path)) if path else {}
+    :func:`gankit.preset_files.find_config`; its ``base`` first, :func:`load_config_file`),
+    then each ``--set`` override; component options as written
+    (:func:`gankit.components.load_config` resolves them)."""
+    raw: Dict[str, Any] = load_config_file(find_config(path)) if path else {}
     for assignment in sets or []:
         raw = apply_set(raw, assignment)
     return from_dict(RunConfig, raw)
