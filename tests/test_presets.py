@@ -51,7 +51,7 @@ def test_preset_values_are_the_papers():
             wgan.train.d_steps) == ("rmsprop", 5e-5, 64, 5)
     gp = load_config(CONFIGS / "wgan_gp.toml")
     assert (gp.g_optim.name, gp.g_optim.lr, gp.g_optim.beta1, gp.g_optim.beta2,
-            gp.train.d_steps) == ("adam", 1e-4, 0.5, 0.9, 5)
+            gp.train.d_steps) == ("adam", 1e-4, 0.0, 0.9, 5)  # Algorithm 1
     began = load_config(CONFIGS / "began.toml")
     assert began.objective.options == {"gamma": 0.5, "lambda_k": 0.001, "k_0": 0.0,
                                        "stall_window": 1000, "stall_tolerance": 0.01,

@@ -8,7 +8,7 @@ Instead of clipping weights, the critic's loss gets a soft 1-Lipschitz constrain
 
 with x real and x~ = G(z). The penalty is taken on those uniform interpolates because the
 optimal critic has unit gradient norm on lines between coupled points (Proposition 1).
-Defaults are the paper's: lambda = 10 (and Adam 1e-4, beta = (0.5, 0.9), n_critic = 5 in
+Defaults are the paper's: lambda = 10 (and Adam 1e-4, beta = (0, 0.9), n_critic = 5 in
 the run config: configs/wgan_gp.toml). The generator loss is WGAN's, -E f(G(z)).
 """
 from __future__ import annotations
