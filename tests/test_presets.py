@@ -143,7 +143,11 @@ DIGITS = {
     "preference_r1_ema_digits": ("preference", R1, True, 6000),
     "rpgan_r1_r2_ema_digits": ("rpgan", [("r1", 1.0, "both")], False, 6000),
     "wgan_gp_ema_digits": ("wgan_gp", [], False, 6000),
+    "wgan_ema_digits": ("wgan", [], True, 6000),
 }
+# (optimizer, lr, lr_final, critic steps per G step) where a preset leaves the recipe's
+# Adam 5e-4 (0, 0.99) -> 5e-5 and one D step
+DIGITS_OPTIM = {"wgan_ema_digits": ("rmsprop", 1e-3, 1e-4, 5)}
 
 
 def test_every_digits_preset_is_listed():
@@ -162,9 +166,12 @@ def test_digits_presets_are_the_benchmarked_recipe_and_train_by_name(tmp_path, p
     assert all(s.options["every"] == 4 for s in cfg.stabilizers)
     assert cfg.discriminator.options["batchnorm"] == batchnorm
     assert (cfg.train.g_ema, cfg.train.steps) == (0.999, steps)
+    name, lr, lr_final, d_steps = DIGITS_OPTIM.get(preset, ("adam", 5e-4, 5e-5, 1))
+    assert cfg.train.d_steps == d_steps
     for o in (cfg.g_optim, cfg.d_optim):
-        assert (o.lr, o.beta1, o.beta2, o.lr_decay, o.lr_final) == (
-            5e-4, 0.0, 0.99, "cosine", 5e-5)
+        assert (o.name, o.lr, o.lr_decay, o.lr_final) == (name, lr, "cosine", lr_final)
+        if name == "adam":
+            assert (o.beta1, o.beta2) == (0.0, 0.99)
     sets = [f"out_dir='{tmp_path}'", "train.steps=2", "train.eval_every=2",
             "train.tensorboard=false", "eval.n_samples=40", "data.batch_size=16",
             "generator.width=8", "discriminator.width=8"]
