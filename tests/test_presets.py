@@ -144,10 +144,13 @@ DIGITS = {
     "rpgan_r1_r2_ema_digits": ("rpgan", [("r1", 1.0, "both")], False, 6000),
     "wgan_gp_ema_digits": ("wgan_gp", [], False, 6000),
     "wgan_ema_digits": ("wgan", [], True, 6000),
+    "feature_matching_r1_ema_digits": ("feature_matching", R1, True, 6000),
 }
-# (optimizer, lr, lr_final, critic steps per G step) where a preset leaves the recipe's
-# Adam 5e-4 (0, 0.99) -> 5e-5 and one D step
-DIGITS_OPTIM = {"wgan_ema_digits": ("rmsprop", 1e-3, 1e-4, 5)}
+# ((G's optimizer, lr, lr_final), (D's), D steps per G step) where a preset leaves the
+# recipe's Adam 5e-4 (0, 0.99) -> 5e-5 and one D step
+ADAM = ("adam", 5e-4, 5e-5)
+DIGITS_OPTIM = {"wgan_ema_digits": (("rmsprop", 1e-3, 1e-4), ("rmsprop", 1e-3, 1e-4), 5),
+                "feature_matching_r1_ema_digits": (("adam", 4e-3, 4e-4), ADAM, 1)}
 
 
 def test_every_digits_preset_is_listed():
@@ -166,9 +169,9 @@ def test_digits_presets_are_the_benchmarked_recipe_and_train_by_name(tmp_path, p
     assert all(s.options["every"] == 4 for s in cfg.stabilizers)
     assert cfg.discriminator.options["batchnorm"] == batchnorm
     assert (cfg.train.g_ema, cfg.train.steps) == (0.999, steps)
-    name, lr, lr_final, d_steps = DIGITS_OPTIM.get(preset, ("adam", 5e-4, 5e-5, 1))
+    g_opt, d_opt, d_steps = DIGITS_OPTIM.get(preset, (ADAM, ADAM, 1))
     assert cfg.train.d_steps == d_steps
-    for o in (cfg.g_optim, cfg.d_optim):
+    for o, (name, lr, lr_final) in ((cfg.g_optim, g_opt), (cfg.d_optim, d_opt)):
         assert (o.name, o.lr, o.lr_decay, o.lr_final) == (name, lr, "cosine", lr_final)
         if name == "adam":
             assert (o.beta1, o.beta2) == (0.0, 0.99)
