@@ -145,12 +145,17 @@ DIGITS = {
     "wgan_gp_ema_digits": ("wgan_gp", [], False, 6000),
     "wgan_ema_digits": ("wgan", [], True, 6000),
     "feature_matching_r1_ema_digits": ("feature_matching", R1, True, 6000),
+    "began_ema_digits": ("began", [], None, 3000),  # an autoencoder D: no batch norm option
+    "sinkhorn_ema_digits": ("sinkhorn", [], True, 6000),  # (D is built but not trained)
 }
-# ((G's optimizer, lr, lr_final), (D's), D steps per G step) where a preset leaves the
-# recipe's Adam 5e-4 (0, 0.99) -> 5e-5 and one D step
-ADAM = ("adam", 5e-4, 5e-5)
-DIGITS_OPTIM = {"wgan_ema_digits": (("rmsprop", 1e-3, 1e-4), ("rmsprop", 1e-3, 1e-4), 5),
-                "feature_matching_r1_ema_digits": (("adam", 4e-3, 4e-4), ADAM, 1)}
+# ((G's optimizer, lr, lr_final, Adam's betas), (D's), D steps per G step) where a preset
+# leaves the recipe's Adam 5e-4 (0, 0.99) -> 5e-5 and one D step
+ADAM = ("adam", 5e-4, 5e-5, (0.0, 0.99))
+RMSPROP = ("rmsprop", 1e-3, 1e-4, None)
+BEGAN_ADAM = ("adam", 1e-4, 1e-5, (0.5, 0.999))
+DIGITS_OPTIM = {"wgan_ema_digits": (RMSPROP, RMSPROP, 5),
+                "feature_matching_r1_ema_digits": (("adam", 4e-3, 4e-4, (0.0, 0.99)), ADAM, 1),
+                "began_ema_digits": (BEGAN_ADAM, BEGAN_ADAM, 1)}
 
 
 def test_every_digits_preset_is_listed():
@@ -167,14 +172,14 @@ def test_digits_presets_are_the_benchmarked_recipe_and_train_by_name(tmp_path, p
     assert [(s.name, s.options["gamma"], s.options["on"]) for s in cfg.stabilizers] == \
         stabilizers
     assert all(s.options["every"] == 4 for s in cfg.stabilizers)
-    assert cfg.discriminator.options["batchnorm"] == batchnorm
+    assert cfg.discriminator.options.get("batchnorm") == batchnorm
     assert (cfg.train.g_ema, cfg.train.steps) == (0.999, steps)
     g_opt, d_opt, d_steps = DIGITS_OPTIM.get(preset, (ADAM, ADAM, 1))
     assert cfg.train.d_steps == d_steps
-    for o, (name, lr, lr_final) in ((cfg.g_optim, g_opt), (cfg.d_optim, d_opt)):
+    for o, (name, lr, lr_final, betas) in ((cfg.g_optim, g_opt), (cfg.d_optim, d_opt)):
         assert (o.name, o.lr, o.lr_decay, o.lr_final) == (name, lr, "cosine", lr_final)
-        if name == "adam":
-            assert (o.beta1, o.beta2) == (0.0, 0.99)
+        if betas is not None:
+            assert (o.beta1, o.beta2) == betas
     sets = [f"out_dir='{tmp_path}'", "train.steps=2", "train.eval_every=2",
             "train.tensorboard=false", "eval.n_samples=40", "data.batch_size=16",
             "generator.width=8", "discriminator.width=8"]
