@@ -102,6 +102,9 @@ def test_presets_travel_with_the_package(tmp_path, monkeypatch, capsys):
     listed = capsys.readouterr().out
     assert "presets (gankit train NAME):" in listed and "ns_r1_ema" in listed
     assert "WGAN: Arjovsky, Chintala & Bottou (2017)" in listed
+    rows = listed.split("presets (gankit train NAME):\n")[1].splitlines()
+    starts = {len(r) - len(r.lstrip()[len(r.split()[0]):].lstrip()) for r in rows}
+    assert len(starts) == 1  # every description in one column, past the longest name
 
 
 TOY = sorted(p.stem for p in (CONFIGS / "toy").glob("*.toml"))

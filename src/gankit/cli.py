@@ -35,8 +35,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     from .preset_files import describe, preset_files
 
     print("presets (gankit train NAME):")
-    for name, path in preset_files().items():
-        print(f"  {name:<20} {describe(path)}")
+    presets = preset_files()
+    width = max(map(len, presets), default=0)
+    for name, path in presets.items():
+        print(f"  {name:<{width}} {describe(path)}")
     return 0
 
 
