@@ -7,6 +7,7 @@ import pytest
 from conftest import tiny_sets
 from gankit.cli import main
 from gankit.components import load_config
+from gankit.config import to_dict
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -159,6 +160,18 @@ BEGAN_ADAM = ("adam", 1e-4, 1e-5, (0.5, 0.999))
 DIGITS_OPTIM = {"wgan_ema_digits": (RMSPROP, RMSPROP, 5),
                 "feature_matching_r1_ema_digits": (("adam", 4e-3, 4e-4, (0.0, 0.99)), ADAM, 1),
                 "began_ema_digits": (BEGAN_ADAM, BEGAN_ADAM, 1)}
+# the other values the searches chose, as benchmarked
+DIGITS_OPTIONS = {
+    "wgan_ema_digits": {"objective.clip": 0.01},
+    "feature_matching_r1_ema_digits": {"data.batch_size": 128},
+    "sinkhorn_ema_digits": {"objective.space": "data", "objective.cost": "sqeuclidean",
+                            "objective.eps": 20.0, "objective.debiased": True,
+                            "data.batch_size": 256},
+    "began_ema_digits": {"objective.gamma": 1.0, "objective.lambda_k": 0.01,
+                         "objective.stall_window": 0, "generator.net": "dcgan",
+                         "discriminator.net": "began", "discriminator.n_filters": 16,
+                         "discriminator.h_dim": 8},
+}
 
 
 def test_every_digits_preset_is_listed():
@@ -183,6 +196,10 @@ def test_digits_presets_are_the_benchmarked_recipe_and_train_by_name(tmp_path, p
         assert (o.name, o.lr, o.lr_decay, o.lr_final) == (name, lr, "cosine", lr_final)
         if betas is not None:
             assert (o.beta1, o.beta2) == betas
+    resolved = to_dict(cfg)
+    for key, value in DIGITS_OPTIONS.get(preset, {}).items():
+        section, option = key.split(".")
+        assert resolved[section][option] == value, key
     sets = [f"out_dir='{tmp_path}'", "train.steps=2", "train.eval_every=2",
             "train.tensorboard=false", "eval.n_samples=40", "data.batch_size=16",
             "generator.width=8", "discriminator.width=8"]
