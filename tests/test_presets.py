@@ -1,5 +1,6 @@
 """Every objective preset in configs/ trains a few steps on the ring from the CLI."""
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -104,7 +105,7 @@ def test_presets_travel_with_the_package(tmp_path, monkeypatch, capsys):
     assert "presets (gankit train NAME):" in listed and "ns_r1_ema" in listed
     assert "WGAN: Arjovsky, Chintala & Bottou (2017)" in listed
     rows = listed.split("presets (gankit train NAME):\n")[1].splitlines()
-    starts = {len(r) - len(r.lstrip()[len(r.split()[0]):].lstrip()) for r in rows}
+    starts = {re.match(r"  \S+ +", r).end() for r in rows}  # where each description starts
     assert len(starts) == 1  # every description in one column, past the longest name
 
 
