@@ -5,7 +5,12 @@ the run of median HQ among a sweep's seeds, over 2,500 points of the data
     python benchmarks/toy_presets_figure.py SWEEP_DIR [SWEEP_DIR ...] \\
         --out benchmarks/figures/toy_presets.png
 
-Each SWEEP_DIR is a finished ``gankit sweep`` of toy presets on one data set.
+Each SWEEP_DIR is a finished ``gankit sweep`` of toy presets on one data set. With
+``--runs``, the arguments are single run directories instead (the best probe of a game
+that has no preset), one panel each, titled with the run's name:
+
+    python benchmarks/toy_presets_figure.py --runs RUN_DIR [RUN_DIR ...] \\
+        --out benchmarks/figures/toy_searches.png
 """
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ import argparse
 from pathlib import Path
 
 VARIANTS = ["ns_toy", "minimax_toy", "hinge_toy", "rpgan_toy", "preference_toy",
-            "feature_matching_toy"]
+            "feature_matching_toy", "wgan_gp_toy"]
 
 
 def median_run(sweeps, data: str, variant: str):
@@ -35,9 +40,29 @@ def median_run(sweeps, data: str, variant: str):
     return runs[len(runs) // 2][1:]
 
 
+def draw(ax, run: Path, m: dict, title: str) -> None:
+    """2,500 samples of the run's G (red) over 2,500 points of its data (blue)."""
+    from gankit.train import Trainer
+
+    trainer = Trainer.from_run_dir(run)
+    x = trainer.generate(2500).numpy()
+    ref = trainer.data.reference(2500).numpy()
+    ax.scatter(ref[:, 0], ref[:, 1], s=1, c="tab:blue", alpha=0.3)
+    ax.scatter(x[:, 0], x[:, 1], s=1, c="tab:red", alpha=0.5)
+    hq = "" if not m.get("modes") else f", HQ {m['hq']:.1f} %, spread {m['spread']:.2f}"
+    ax.set_title(f"{title}\n{m.get('modes', 0)} modes{hq}", fontsize=8)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("sweeps", nargs="+", type=Path)
+    ap.add_argument("dirs", nargs="+", type=Path, help="sweep directories (run "
+                    "directories with --runs)")
+    ap.add_argument("--runs", action="store_true", help="the arguments are run directories")
+    ap.add_argument("--variants", default=",".join(VARIANTS),
+                    help="comma-separated presets, one column each")
     ap.add_argument("--out", default="benchmarks/figures/toy_presets.png")
     args = ap.parse_args(argv)
 
@@ -45,30 +70,34 @@ def main(argv=None) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from gankit.train import Trainer
+    if args.runs:
+        from gankit.components import load_config
+        from gankit.sweep_spec import last_eval
 
-    fig, axes = plt.subplots(2, len(VARIANTS), figsize=(3 * len(VARIANTS), 6.2))
-    for row, data in enumerate(["ring", "grid"]):
-        for col, variant in enumerate(VARIANTS):
-            ax = axes[row, col]
-            found = median_run(args.sweeps, data, variant)
-            if found is None:
-                ax.set_axis_off()
-                continue
-            run, m = found
-            trainer = Trainer.from_run_dir(run)
-            x = trainer.generate(2500).numpy()
-            ref = trainer.data.reference(2500).numpy()
-            ax.scatter(ref[:, 0], ref[:, 1], s=1, c="tab:blue", alpha=0.3)
-            ax.scatter(x[:, 0], x[:, 1], s=1, c="tab:red", alpha=0.5)
-            seed = run.parent.name.split("-")[1]
-            ax.set_title(f"{variant} {data}, seed {seed}\n{m['modes']} modes, HQ "
-                         f"{m['hq']:.1f} %, spread {m['spread']:.2f}", fontsize=8)
-            ax.set_aspect("equal")
-            ax.set_xticks([])
-            ax.set_yticks([])
-    fig.suptitle("configs/toy presets: 2,500 samples of G (red) over the data (blue), "
-                 "the median-HQ seed of each sweep", fontsize=10)
+        fig, axes = plt.subplots(1, len(args.dirs), figsize=(3 * len(args.dirs), 3.4),
+                                 squeeze=False)
+        for ax, run in zip(axes[0], args.dirs):
+            cfg = load_config(run / "config.toml")
+            draw(ax, run, last_eval(run) or {}, f"{cfg.objective.name} on {cfg.data.name}")
+        fig.suptitle("the best probe of each game without a toy preset:"
+                     + ("\n" if len(args.dirs) < 4 else " ")
+                     + "2,500 samples of G (red) over the data (blue)", fontsize=9)
+    else:
+        variants = args.variants.split(",")
+        fig, axes = plt.subplots(2, len(variants), figsize=(max(3 * len(variants), 4.5), 6.2),
+                                 squeeze=False)
+        for row, data in enumerate(["ring", "grid"]):
+            for col, variant in enumerate(variants):
+                found = median_run(args.dirs, data, variant)
+                if found is None:
+                    axes[row, col].set_axis_off()
+                    continue
+                run, m = found
+                seed = run.parent.name.split("-")[1]
+                draw(axes[row, col], run, m, f"{variant} {data}, seed {seed}")
+        fig.suptitle("configs/toy presets: 2,500 samples of G (red) over the data (blue),"
+                     + ("\n" if len(variants) < 4 else " ") + "the median-HQ seed of each sweep",
+                     fontsize=10 if len(variants) >= 4 else 8)
     fig.tight_layout()
     fig.savefig(args.out, dpi=110)
     print("wrote", args.out)
