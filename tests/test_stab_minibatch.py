@@ -70,3 +70,41 @@ def test_r1_trains_through_minibatch_discrimination():
     for _ in range(3):
         logs = trainer.train_step()
     assert torch.isfinite(logs["d_penalty"]) and float(logs["d_penalty"]) > 0
+
+
+def test_dcgan_discriminator_sees_the_batch_and_returns_the_features_unchanged():
+    from gankit.nets.dcgan import DCGAN
+
+    torch.manual_seed(0)
+    opts = {"width": 8, "mbd_kernels": 6, "mbd_dim": 3}
+    D = DCGAN.discriminator(from_dict(DCGAN.Options, opts), (1, 16, 16)).eval()
+    plain = DCGAN.discriminator(from_dict(DCGAN.Options, {"width": 8}), (1, 16, 16)).eval()
+    assert D.out.in_features == plain.out.in_features + 6
+    x = torch.rand(1, 1, 16, 16) * 2 - 1
+    same = D(torch.cat([x, x.repeat(7, 1, 1, 1)]))
+    diverse = D(torch.cat([x, torch.rand(7, 1, 16, 16) * 2 - 1]))
+    # the first example's logit depends on the rest of its batch, its features do not
+    assert not torch.allclose(same[0][0], diverse[0][0], atol=1e-4)
+    assert torch.equal(same[1][0], diverse[1][0])
+    assert same[1].shape == (8, D.feature_dim)
+
+
+def test_dcgan_generator_refuses_minibatch_discrimination():
+    from gankit.nets.dcgan import DCGAN
+
+    with pytest.raises(ValueError, match="generator.mbd_kernels"):
+        DCGAN.generator(from_dict(DCGAN.Options, {"mbd_kernels": 4}), (1, 16, 16))
+
+
+def test_feature_matching_with_r1_trains_through_dcgan_minibatch_discrimination():
+    from gankit.components import load_config
+    from gankit.train import Trainer
+
+    cfg = load_config("feature_matching_r1_ema_digits", [
+        "data.batch_size=16", "stabilizers.0.every=1", "stabilizers.0.samples=8",
+        "discriminator.mbd_kernels=8", "discriminator.mbd_dim=3"])
+    trainer = Trainer(cfg)
+    for _ in range(2):
+        logs = trainer.train_step()
+    assert torch.isfinite(logs["d_penalty"]) and float(logs["d_penalty"]) > 0
+    assert torch.isfinite(logs["g_loss"])

@@ -37,7 +37,8 @@ from .conditional import (
     one_hot_input,
     run_conditional,
 )
-from .layers import VirtualBatchNorm2d, refuse_generator_sn, spectral_normed
+from .layers import (MinibatchDiscrimination, VirtualBatchNorm2d, refuse_generator_mbd,
+                     refuse_generator_sn, spectral_normed)
 
 
 def image_shape(shape: Tuple[int, ...], net: str) -> Tuple[int, int, int]:
@@ -110,6 +111,11 @@ class DCGAN:
                                "joins z); discriminator projection (Miyato & Koyama 2018) "
                                "or acgan (auxiliary classifier, objective 'acgan')",
                                choices=("none", "input", "cbn", "projection", "acgan"))
+        mbd_kernels: int = opt(0, "discriminator: minibatch discrimination kernels B "
+                               "(0 = off) on the features, the last convolution's "
+                               "output (Salimans et al. 2016, Sec. 3.2: B = 100)", min=0)
+        mbd_dim: int = opt(5, "discriminator: minibatch discrimination kernel size C "
+                           "(Salimans et al.: 5)", min=1)
 
     @staticmethod
     def generator(opts: "DCGAN.Options", shape: Tuple[int, ...],
@@ -151,6 +157,7 @@ class DCGANGenerator(nn.Module):
                  num_classes: int = 0):
         super().__init__()
         refuse_generator_sn(opts, "dcgan")
+        refuse_generator_mbd(opts)
         self.num_classes = generator_mode(opts.conditional, num_classes, opts, "dcgan")
         self.conditional = opts.conditional
         self.shape, self.z_dim, self.z_dist = shape, opts.z_dim, opts.z_dist
@@ -230,7 +237,11 @@ class DCGANDiscriminator(nn.Module, ConditionalDiscriminator):
             ch *= 2
         self.body = nn.Sequential(*layers)
         self.feature_dim = ch * s0 * s0
-        self.out = nn.Linear(self.feature_dim, opts.n_out)
+        # o(x_i) joins the features before the output layer; the features D returns (for
+        # feature matching, the projection and AC-GAN's head) stay f(x_i)
+        self.mbd = (MinibatchDiscrimination(self.feature_dim, opts.mbd_kernels, opts.mbd_dim)
+                    if opts.mbd_kernels else None)
+        self.out = nn.Linear(self.feature_dim + opts.mbd_kernels, opts.n_out)
         self._init_conditioning(opts.conditional, self.feature_dim, num_classes, opts)
         init_weights(self)
         if opts.spectral_norm:
@@ -242,4 +253,5 @@ class DCGANDiscriminator(nn.Module, ConditionalDiscriminator):
                 ) -> Tuple[torch.Tensor, torch.Tensor]:
         check_input(x, self.shape, "the dcgan discriminator")
         features = self.body(x).flatten(1)
-        return self._conditional_logit(self.out(features), features, y), features
+        h = features if self.mbd is None else self.mbd(features)
+        return self._conditional_logit(self.out(h), features, y), features

@@ -55,6 +55,15 @@ def refuse_generator_sn(opts, net: str) -> None:
                          "on the discriminator: set discriminator.spectral_norm = true")
 
 
+def refuse_generator_mbd(opts) -> None:
+    """The option is D's: minibatch discrimination compares a discriminator's features
+    across the batch (Salimans et al. 2016, Sec. 3.2)."""
+    if opts.mbd_kernels:
+        raise ValueError("generator.mbd_kernels: minibatch discrimination compares the "
+                         "features f(x_i) of a discriminator's feature layer; the generator "
+                         "has no such layer; set it on the discriminator")
+
+
 def sample_noise(dist: str, m: int, dim: int, rng: torch.Generator,
                  device: torch.device) -> torch.Tensor:
     """The prior p(z): standard normal, or uniform on [-1, 1]^dim."""

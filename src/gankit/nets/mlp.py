@@ -38,6 +38,7 @@ from .layers import (
     activation,
     data_range,
     pack,
+    refuse_generator_mbd,
     refuse_generator_sn,
     spectral_normed,
 )
@@ -182,12 +183,11 @@ class MLPGenerator(_Reference):
 
     def __init__(self, opts: MLP.Options, shape: Tuple[int, ...], num_classes: int = 0):
         super().__init__()
-        for name, why in (("mbd_kernels", "minibatch discrimination compares the "
-                           "features f(x_i) of a discriminator's feature layer"),
-                          ("pack", "packing joins examples into one discriminator input")):
-            if getattr(opts, name) > (1 if name == "pack" else 0):
-                raise ValueError(f"generator.{name}: {why}; the generator has no such "
-                                 f"layer; set it on the discriminator")
+        refuse_generator_mbd(opts)
+        if opts.pack > 1:
+            raise ValueError("generator.pack: packing joins examples into one "
+                             "discriminator input; the generator has no such layer; set it "
+                             "on the discriminator")
         refuse_generator_sn(opts, "mlp")
         self.shape, self.z_dim, self.z_dist = tuple(shape), opts.z_dim, opts.z_dist
         self.num_classes = generator_mode(opts.conditional, num_classes, opts, "mlp")
