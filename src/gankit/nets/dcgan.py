@@ -37,8 +37,13 @@ from .conditional import (
     one_hot_input,
     run_conditional,
 )
-from .layers import (MinibatchDiscrimination, VirtualBatchNorm2d, refuse_generator_mbd,
-                     refuse_generator_sn, spectral_normed)
+from .layers import (
+    MinibatchDiscrimination,
+    VirtualBatchNorm2d,
+    refuse_generator_mbd,
+    refuse_generator_sn,
+    spectral_normed,
+)
 
 
 def image_shape(shape: Tuple[int, ...], net: str) -> Tuple[int, int, int]:
