@@ -72,6 +72,17 @@ def test_k_moves_towards_equilibrium_and_stays_in_0_1(l_fake, direction):
     assert ks[-1] == (1.0 if direction > 0 else 0.0)
 
 
+def test_k_min_floors_k_t_where_the_control_would_take_it_lower():
+    # L_fake far above gamma L_real drives k down; the floor holds it, and k still rises
+    # above the floor when the balance turns
+    obj = began(gamma=0.5, lambda_k=0.5, k_0=0.5, k_min=0.2)
+    for _ in range(20):
+        obj.after_g_step({"L_real": torch.tensor(1.0), "L_fake_g": torch.tensor(0.9)})
+    assert obj.k == 0.2
+    obj.after_g_step({"L_real": torch.tensor(1.0), "L_fake_g": torch.tensor(0.1)})
+    assert obj.k == pytest.approx(0.2 + 0.5 * 0.4)
+
+
 def test_began_refuses_a_non_autoencoder_discriminator():
     cfg = load_config(sets=["objective.name='began'"])  # default D: mlp
     with pytest.raises(ValueError, match="needs an autoencoder discriminator.*MLP"):

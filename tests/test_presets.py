@@ -55,7 +55,7 @@ def test_preset_values_are_the_papers():
     assert (gp.g_optim.name, gp.g_optim.lr, gp.g_optim.beta1, gp.g_optim.beta2,
             gp.train.d_steps) == ("adam", 1e-4, 0.0, 0.9, 5)  # Algorithm 1
     began = load_config(CONFIGS / "began.toml")
-    assert began.objective.options == {"gamma": 0.5, "lambda_k": 0.001, "k_0": 0.0,
+    assert began.objective.options == {"gamma": 0.5, "lambda_k": 0.001, "k_0": 0.0, "k_min": 0.0,
                                        "stall_window": 1000, "stall_tolerance": 0.01,
                                        "lr_decay_factor": 0.5}
     assert began.discriminator.net == "began" and began.d_optim.lr == 1e-4
@@ -184,7 +184,7 @@ DIGITS_OPTIONS = {
     "sinkhorn_ema_digits": {"objective.space": "data", "objective.cost": "sqeuclidean",
                             "objective.eps": 20.0, "objective.debiased": True,
                             "data.batch_size": 256},
-    "began_ema_digits": {"objective.gamma": 1.0, "objective.lambda_k": 0.01,
+    "began_ema_digits": {"objective.gamma": 1.0, "objective.lambda_k": 0.01, "objective.k_min": 0.2,
                          "objective.stall_window": 0, "generator.net": "dcgan",
                          "discriminator.net": "began", "discriminator.n_filters": 16,
                          "discriminator.h_dim": 8},

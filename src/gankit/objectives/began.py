@@ -54,6 +54,9 @@ class BEGAN(Objective):
                            min=0.0, max=1.0)
         lambda_k: float = opt(0.001, "lambda_k: learning rate of k_t", min=0.0)
         k_0: float = opt(0.0, "initial k_t", min=0.0, max=1.0)
+        k_min: float = opt(0.0, "floor of k_t (the paper clips k_t to [0, 1]); above 0, D "
+                           "never stops pushing the generated samples' reconstruction "
+                           "error up", min=0.0, max=1.0)
         stall_window: int = opt(0, "generator steps per M_global average; a window not "
                                 "below the best so far halves both learning rates "
                                 "(Sec. 4.1); 0 = never decay", min=0)
@@ -90,7 +93,7 @@ class BEGAN(Objective):
         """Proportional control of k_t; adds k_t (updated) and M_global to ``logs``."""
         l_real, l_fake = float(logs["L_real"]), float(logs["L_fake_g"])
         balance = self.opts.gamma * l_real - l_fake
-        self.k = min(max(self.k + self.opts.lambda_k * balance, 0.0), 1.0)
+        self.k = min(max(self.k + self.opts.lambda_k * balance, self.opts.k_min), 1.0)
         m_global = l_real + abs(balance)
         logs["k_t"] = torch.tensor(self.k)
         logs["M_global"] = torch.tensor(m_global)
