@@ -2,10 +2,10 @@
 
 Each metric is the pipeline samples -> features -> statistics -> number: samples are
 read from a folder of PNG/JPEG images, an ``.npz`` (key ``x`` or its only array), an
-``.npy`` (:mod:`gankit.data.imageio`), or a run directory (then ``--n`` samples are
-drawn from its generator); features come from Inception-v3 (FID form), the digits
-classifier, the MNIST classifier (28 x 28 grey) or the identity
-(:mod:`gankit.metrics.extract`); the metrics are those of
+``.npy`` (:mod:`gankit.data.imageio`), a run directory (then ``--n`` samples are
+drawn from its generator) or a built-in data set by name; features come from
+Inception-v3 (FID form), the digits classifier, the MNIST classifier (28 x 28 grey) or
+the identity (:mod:`gankit.metrics.extract`); the metrics are those of
 ``gankit.registry.METRICS`` computed from features (:class:`gankit.metrics.base.Metric`).
 
 FID can also use precomputed statistics: ``--real``/``--fake`` may be a stats ``.npz`` in
@@ -50,12 +50,55 @@ def sample_run(run_dir: Union[str, Path], n: int, seed: int = 0,
     return trainer.generate(n, seed=seed).detach().cpu().numpy()
 
 
-def load_samples(path: str, n: Optional[int] = None,
-                 seed: int = 0) -> Union[np.ndarray, ImageFolderArray]:
-    """Samples from a folder of images (lazy), an .npz/.npy file or a run directory."""
+def builtin_samples(spec: str, n: Optional[int], like: Optional[str] = None
+                    ) -> Optional[np.ndarray]:
+    """Examples of a built-in data set named ``NAME`` (its training split) or
+    ``NAME:test`` (its held-out split), or None when NAME is no registered data set.
+
+    The set's options are those of the run directory ``like`` when it trained on the
+    same data set (so a run is scored against the data at the size it trained on, as
+    its own evaluations are), else the set's defaults. The training split gives ``n``
+    examples (all when ``n`` is None and the set is finite, else 10,000) drawn without
+    replacement by the evaluation stream of the set; the test split its first ``n``.
+    """
+    from .config import DataConfig
+    from .data import build_dataset
+    from .registry import DATASETS
+
+    name, sep, split = spec.partition(":")
+    if name not in DATASETS.names():
+        return None
+    if sep and split not in ("train", "test"):
+        raise ValueError(f"{spec}: the split after ':' must be 'train' or 'test'")
+    cfg = DataConfig(name=name)
+    if like is not None and _is_run_dir(Path(like)) and (Path(like) / "config.toml").exists():
+        from .components import load_config
+
+        run_data = load_config(Path(like) / "config.toml").data
+        if run_data.name == name:
+            cfg = run_data
+    data = build_dataset(cfg, seed=0)
+    if split == "test":
+        test = data.test_set()
+        if test is None:
+            raise ValueError(f"{spec}: data set {name!r} has no test split")
+        x = test[0][:n] if n else test[0]
+    else:
+        x = data.reference(n or (len(data) if hasattr(data, "__len__") else 10_000))
+    return x.detach().cpu().numpy()
+
+
+def load_samples(path: str, n: Optional[int] = None, seed: int = 0,
+                 like: Optional[str] = None) -> Union[np.ndarray, ImageFolderArray]:
+    """Samples from a folder of images (lazy), an .npz/.npy file, a run directory, or a
+    built-in data set by name (:func:`builtin_samples`; a path that exists wins)."""
     p = Path(path)
     if not p.exists():
-        raise ValueError(f"no such file or directory: {path}")
+        x = builtin_samples(path, n, like)
+        if x is not None:
+            return x
+        raise ValueError(f"no such file or directory: {path} (nor a built-in data set; "
+                         "see gankit list)")
     if p.is_dir() and _is_run_dir(p):
         return sample_run(p, n or 10_000, seed)
     if p.is_dir():
@@ -70,12 +113,12 @@ def load_samples(path: str, n: Optional[int] = None,
     return x[:n] if n else x
 
 
-def load_source(path: str, n: Optional[int] = None,
-                seed: int = 0) -> Union[np.ndarray, ImageFolderArray, StatsFile]:
+def load_source(path: str, n: Optional[int] = None, seed: int = 0,
+                like: Optional[str] = None) -> Union[np.ndarray, ImageFolderArray, StatsFile]:
     """A stats file's :class:`StatsFile`, else the samples of :func:`load_samples`."""
     if is_stats_file(Path(path)):
         return load_stats_file(path)
-    return load_samples(path, n, seed)
+    return load_samples(path, n, seed, like)
 
 
 # ---------------------------------------------------------------- command
@@ -101,7 +144,9 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
     """Add ``gankit eval`` to a subparsers object."""
     p = subparsers.add_parser("eval", help="FID/KID/IS/MMD/Sinkhorn between two sample sets")
     p.add_argument("--real", required=True,
-                   help="image folder, .npz/.npy, run directory, or FID stats .npz")
+                   help="image folder, .npz/.npy, run directory, FID stats .npz, or a "
+                   "built-in data set by name (e.g. digits; digits:test for its held-out "
+                   "split), with the options of the --fake run when it trained on it")
     p.add_argument("--fake", default=None,
                    help="image folder, .npz/.npy, run directory, or FID stats .npz")
     p.add_argument("--save-stats", default=None, metavar="PATH.npz",
@@ -186,7 +231,7 @@ def _check_raw_pair(real: np.ndarray, fake: np.ndarray) -> None:
 
 
 def _featurize(args, names: List[str]) -> Tuple[EvalData, Dict[str, float]]:
-    sources = {"real": load_source(args.real, args.n, args.seed)}
+    sources = {"real": load_source(args.real, args.n, args.seed, like=args.fake)}
     if args.fake is not None:
         sources["fake"] = load_source(args.fake, args.n, args.seed + 1)
     if args.save_stats and isinstance(sources["real"], StatsFile):
