@@ -6,10 +6,10 @@ the run of median HQ among a sweep's seeds, over 2,500 points of the data
         --out benchmarks/figures/toy_presets.png
 
 Each SWEEP_DIR is a finished ``gankit sweep`` of toy presets on one data set. With
-``--runs``, the arguments are single run directories instead (the best probe of a game
-that has no preset), one panel each, titled with the run's name:
+``--runs``, the arguments are single run directories instead (a search's best probes),
+one panel each, titled LABEL when given as LABEL=RUN_DIR:
 
-    python benchmarks/toy_presets_figure.py --runs RUN_DIR [RUN_DIR ...] \\
+    python benchmarks/toy_presets_figure.py --runs "WGAN, clip 0.1=RUN_DIR" ... \\
         --out benchmarks/figures/toy_searches.png
 """
 from __future__ import annotations
@@ -58,8 +58,8 @@ def draw(ax, run: Path, m: dict, title: str) -> None:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("dirs", nargs="+", type=Path, help="sweep directories (run "
-                    "directories with --runs)")
+    ap.add_argument("dirs", nargs="+", help="sweep directories (with --runs: run "
+                    "directories, each optionally LABEL=DIR)")
     ap.add_argument("--runs", action="store_true", help="the arguments are run directories")
     ap.add_argument("--variants", default=",".join(VARIANTS),
                     help="comma-separated presets, one column each")
@@ -76,19 +76,23 @@ def main(argv=None) -> None:
 
         fig, axes = plt.subplots(1, len(args.dirs), figsize=(3 * len(args.dirs), 3.4),
                                  squeeze=False)
-        for ax, run in zip(axes[0], args.dirs):
+        for ax, arg in zip(axes[0], args.dirs):
+            label, _, path = arg.rpartition("=")
+            run = Path(path)
             cfg = load_config(run / "config.toml")
-            draw(ax, run, last_eval(run) or {}, f"{cfg.objective.name} on {cfg.data.name}")
-        fig.suptitle("the best probe of each game without a toy preset:"
+            draw(ax, run, last_eval(run) or {},
+                 f"{label or cfg.objective.name} ({cfg.data.name})")
+        fig.suptitle("the best each search reached:"
                      + ("\n" if len(args.dirs) < 4 else " ")
                      + "2,500 samples of G (red) over the data (blue)", fontsize=9)
+        fig.tight_layout(rect=(0, 0, 1, 0.92))
     else:
         variants = args.variants.split(",")
         fig, axes = plt.subplots(2, len(variants), figsize=(max(3 * len(variants), 4.5), 6.2),
                                  squeeze=False)
         for row, data in enumerate(["ring", "grid"]):
             for col, variant in enumerate(variants):
-                found = median_run(args.dirs, data, variant)
+                found = median_run([Path(d) for d in args.dirs], data, variant)
                 if found is None:
                     axes[row, col].set_axis_off()
                     continue
@@ -98,7 +102,7 @@ def main(argv=None) -> None:
         fig.suptitle("configs/toy presets: 2,500 samples of G (red) over the data (blue),"
                      + ("\n" if len(variants) < 4 else " ") + "the median-HQ seed of each sweep",
                      fontsize=10 if len(variants) >= 4 else 8)
-    fig.tight_layout()
+        fig.tight_layout()
     fig.savefig(args.out, dpi=110)
     print("wrote", args.out)
 

@@ -125,31 +125,39 @@ def test_toy_preset_trains_on_both_toys_and_reports_the_width_of_its_modes(tmp_p
         assert {"modes", "hq", "kl", "spread"} <= set(last)
 
 
-# configs/toy/ tuned presets -> (objective, stabilizers); the games with a penalty of
-# their own take no R1. A new tuned toy preset must be listed here.
+# configs/toy/ tuned presets -> (objective, stabilizers, (optimizer, lr, lr_final)); the
+# games with a constraint of their own take no R1. A new tuned toy preset must be listed.
+ADAM = ("adam", 2e-3, 4e-4)
 TOY_GAMES = {
-    "ns_toy": ("nonsaturating", ["r1"]), "minimax_toy": ("minimax", ["r1"]),
-    "hinge_toy": ("hinge", ["r1"]), "rpgan_toy": ("rpgan", ["r1"]),
-    "preference_toy": ("preference", ["r1"]),
-    "feature_matching_toy": ("feature_matching", ["r1"]),
-    "wgan_gp_toy": ("wgan_gp", []),
+    "ns_toy": ("nonsaturating", ["r1"], ADAM), "minimax_toy": ("minimax", ["r1"], ADAM),
+    "hinge_toy": ("hinge", ["r1"], ADAM), "rpgan_toy": ("rpgan", ["r1"], ADAM),
+    "preference_toy": ("preference", ["r1"], ADAM),
+    "feature_matching_toy": ("feature_matching", ["r1"], ADAM),
+    "wgan_gp_toy": ("wgan_gp", [], ADAM),
+    "wgan_toy": ("wgan", [], ("rmsprop", 1e-3, 1e-4)),
 }
 
 
+def test_every_tuned_toy_preset_is_listed():
+    assert sorted(p for p in TOY if not p.endswith("_sn_toy")) == sorted(TOY_GAMES)
+
+
 @pytest.mark.parametrize("preset", [p for p in TOY if not p.endswith("_sn_toy")])
-def test_tuned_toy_presets_sample_g_itself_and_decay_to_a_fifth(preset):
+def test_tuned_toy_presets_sample_g_itself_and_decay_to_a_fifth_or_tenth(preset):
     """The recipe BENCHMARKS.md's "Every objective on the toys" measured: no EMA (it
-    narrows the modes), cosine to lr / 5, R1 on the data unless the game has its own
-    penalty (WGAN-GP's at lambda 1)."""
+    narrows the modes), a cosine decay, R1 on the data unless the game has its own
+    constraint (WGAN-GP's penalty at lambda 1, WGAN's clip at 0.1)."""
     cfg = load_config(CONFIGS / "toy" / f"{preset}.toml")
     assert cfg.train.g_ema == 0.0
+    objective, stabilizers, optim = TOY_GAMES[preset]
     for o in (cfg.g_optim, cfg.d_optim):
-        assert (o.lr_decay, o.lr, o.lr_final) == ("cosine", 2e-3, 4e-4)
-    objective, stabilizers = TOY_GAMES[preset]
+        assert (o.name, o.lr, o.lr_final, o.lr_decay) == optim + ("cosine",)
     assert cfg.objective.name == objective
     assert [s.name for s in cfg.stabilizers] == stabilizers
     if objective == "wgan_gp":
         assert (cfg.objective.options["lambda_gp"], cfg.train.d_steps) == (1.0, 1)
+    if objective == "wgan":
+        assert (cfg.objective.options["clip"], cfg.train.d_steps) == (0.1, 2)
 
 
 # configs/digits/: preset -> (objective, [(stabilizer, gamma, on)], D batch norm, steps);
