@@ -135,18 +135,20 @@ TOY_GAMES = {
     "feature_matching_toy": ("feature_matching", ["r1"], ADAM),
     "wgan_gp_toy": ("wgan_gp", [], ADAM),
     "wgan_toy": ("wgan", [], ("rmsprop", 1e-3, 1e-4)),
+    "hinge_sn_toy": ("hinge", [], ("adam", 2e-3, 2e-4)),
 }
 
 
 def test_every_tuned_toy_preset_is_listed():
-    assert sorted(p for p in TOY if not p.endswith("_sn_toy")) == sorted(TOY_GAMES)
+    assert TOY == sorted(TOY_GAMES)
 
 
-@pytest.mark.parametrize("preset", [p for p in TOY if not p.endswith("_sn_toy")])
+@pytest.mark.parametrize("preset", TOY)
 def test_tuned_toy_presets_sample_g_itself_and_decay_to_a_fifth_or_tenth(preset):
     """The recipe BENCHMARKS.md's "Every objective on the toys" measured: no EMA (it
     narrows the modes), a cosine decay, R1 on the data unless the game has its own
-    constraint (WGAN-GP's penalty at lambda 1, WGAN's clip at 0.1)."""
+    constraint (WGAN-GP's penalty at lambda 1, WGAN's clip at 0.1) or D is spectrally
+    normalised."""
     cfg = load_config(CONFIGS / "toy" / f"{preset}.toml")
     assert cfg.train.g_ema == 0.0
     objective, stabilizers, optim = TOY_GAMES[preset]
@@ -158,6 +160,10 @@ def test_tuned_toy_presets_sample_g_itself_and_decay_to_a_fifth_or_tenth(preset)
         assert (cfg.objective.options["lambda_gp"], cfg.train.d_steps) == (1.0, 1)
     if objective == "wgan":
         assert (cfg.objective.options["clip"], cfg.train.d_steps) == (0.1, 2)
+    sn = cfg.discriminator.options.get("spectral_norm", False)
+    assert sn == preset.endswith("_sn_toy")
+    if sn:
+        assert cfg.train.d_steps == 2
 
 
 # configs/digits/: preset -> (objective, [(stabilizer, gamma, on)], D batch norm, steps);
