@@ -103,7 +103,9 @@ class TrainConfig:
     ckpt_every: int = opt(1000, "steps between checkpoints (0 = only at the end)", min=0)
     keep_ckpts: int = opt(3, "checkpoints kept on disk", min=1)
     g_ema: float = opt(0.0, "decay beta of an exponential moving average of G's weights, "
-                       "sampled for evaluation and grids (0 = off; e.g. 0.999)",
+                       "sampled for evaluation and grids (0 = off; e.g. 0.999); for the "
+                       "first updates the decay is capped at (1 + n) / (10 + n) after n "
+                       "updates, below 0.999 until n = 8,990",
                        min=0.0, max=0.999999)
     deterministic: bool = opt(True, "use deterministic torch algorithms")
     on_divergence: str = opt("stop", "on a NaN/inf loss: stop, or roll back to the last "
