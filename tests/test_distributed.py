@@ -83,9 +83,11 @@ def test_two_rank_resume_restores_every_ranks_rng(tmp_path):
     noisy = ["discriminator.noise_input=0.02", "discriminator.noise_hidden=0.1",
              "train.eval_every=0", "train.ckpt_every=2"]
     full = tiny_sets(tmp_path / "full", steps=4) + noisy
-    assert torchrun(2, ["train"] + set_args(full), tmp_path).returncode == 0
+    proc = torchrun(2, ["train"] + set_args(full), tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
     half = tiny_sets(tmp_path / "half", steps=2) + noisy
-    assert torchrun(2, ["train"] + set_args(half), tmp_path).returncode == 0
+    proc = torchrun(2, ["train"] + set_args(half), tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
     (run,) = list((tmp_path / "half").iterdir())
     proc = torchrun(2, ["train", "--resume", str(run), "--set", "train.steps=4"], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
