@@ -127,6 +127,9 @@ class World:
 
     def close(self) -> None:
         if self.size > 1 and dist.is_initialized():
+            # every rank reaches the end before the group (and rank 0's store, which the
+            # others connect to) is torn down
+            dist.barrier()
             dist.destroy_process_group()
 
 
