@@ -30,6 +30,8 @@ def test_splits_are_the_data_sets_own():
         builtin_samples("digits:val", 5)
     with pytest.raises(ValueError, match="no test split"):
         builtin_samples("ring:test", 5)
+    with pytest.raises(ValueError, match="'mnist' reads files.*folder or an .npz"):
+        builtin_samples("mnist", 5)  # a set gankit does not ship: its files are needed
 
 
 def test_a_run_on_the_set_lends_it_its_options(tmp_path):

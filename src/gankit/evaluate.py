@@ -63,6 +63,7 @@ def builtin_samples(spec: str, n: Optional[int], like: Optional[str] = None
     """
     from .config import DataConfig
     from .data import build_dataset
+    from .errors import DataFileError
     from .registry import DATASETS
 
     name, sep, split = spec.partition(":")
@@ -77,7 +78,12 @@ def builtin_samples(spec: str, n: Optional[int], like: Optional[str] = None
         run_data = load_config(Path(like) / "config.toml").data
         if run_data.name == name:
             cfg = run_data
-    data = build_dataset(cfg, seed=0)
+    try:
+        data = build_dataset(cfg, seed=0)
+    except DataFileError as exc:
+        raise DataFileError(f"{spec}: the data set {name!r} reads files ({exc}); give "
+                            "its images as a folder or an .npz instead, or a run that "
+                            "trained on it as --fake") from exc
     if split == "test":
         test = data.test_set()
         if test is None:
@@ -148,7 +154,8 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
                    "built-in data set by name (e.g. digits; digits:test for its held-out "
                    "split), with the options of the --fake run when it trained on it")
     p.add_argument("--fake", default=None,
-                   help="image folder, .npz/.npy, run directory, or FID stats .npz")
+                   help="image folder, .npz/.npy, run directory, FID stats .npz, or a "
+                   "built-in data set by name")
     p.add_argument("--save-stats", default=None, metavar="PATH.npz",
                    help="write the FID statistics (mu, sigma) of --real here; --fake optional")
     p.add_argument("--metrics", default=None, help=f"comma list of {', '.join(eval_metrics())} "
