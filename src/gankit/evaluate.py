@@ -72,7 +72,7 @@ def builtin_samples(spec: str, n: Optional[int], like: Optional[str] = None
     if sep and split not in ("train", "test"):
         raise ValueError(f"{spec}: the split after ':' must be 'train' or 'test'")
     cfg = DataConfig(name=name)
-    if like is not None and _is_run_dir(Path(like)) and (Path(like) / "config.toml").exists():
+    if like is not None and (Path(like) / "config.toml").is_file():  # a run directory
         from .components import load_config
 
         run_data = load_config(Path(like) / "config.toml").data
