@@ -91,3 +91,36 @@ def test_refused_on_began(tmp_path, capsys):
                                    "discriminator.net='began'"])
     err = capsys.readouterr().err
     assert code == 2 and "r1: " in err and "autoencoder" in err, err
+
+
+def test_interpolates_penalises_points_on_the_real_fake_segments():
+    # Thanh-Tung et al. (2019), Sec. 5: x^ = eps x + (1 - eps) x~, eps ~ U[0, 1] per pair.
+    # With the quadratic D, gamma/2 E||x^||^2 has the closed form
+    # gamma/2 (||b||^2 + (a - b).b + ||a - b||^2 / 3) for x = a, x~ = b.
+    seen = []
+
+    def recording_d(x):
+        seen.append(x.detach().clone())
+        return quadratic_d(x)
+
+    n = 200_000
+    a, b = torch.tensor([3.0, -1.0]), torch.tensor([0.5, 2.0])
+    real, fake = a.expand(n, 2).clone(), b.expand(n, 2).clone()
+    torch.manual_seed(0)
+    value = make(gamma=2.0, on="interpolates").d_penalty(recording_d, real, fake)
+    closed = b.dot(b) + (a - b).dot(b) + (a - b).dot(a - b) / 3
+    assert value.item() == pytest.approx(closed.item(), rel=5e-3)
+    (x_hat,) = seen
+    eps = (x_hat - b)[:, 0] / (a - b)[0]  # each point's place on its segment
+    torch.testing.assert_close(x_hat, b + eps[:, None] * (a - b))
+    assert 0 <= eps.min() < 0.01 and 0.99 < eps.max() <= 1
+    assert abs(eps.mean().item() - 0.5) < 0.01
+    # samples = k: the first k pairs only
+    seen.clear()
+    make(on="interpolates", samples=16).d_penalty(recording_d, real, fake)
+    assert seen[0].shape == (16, 2)
+
+
+def test_interpolates_trains_and_resumes_exactly(tmp_path):
+    # the penalty draws eps from the global RNG, which the checkpoint restores
+    assert_resume_exact(tmp_path, ["stabilizers=[{name='r1', on='interpolates'}]"])

@@ -13,6 +13,13 @@ mass (BENCHMARKS.md, "Toy modes", "Stabilizers"). Unlike WGAN-GP's penalty, whic
 for unit gradient norm on lines between real and generated points, this one pushes D's
 gradient to 0 on the data (R1) or the generated samples (R2).
 
+``on = "interpolates"`` is the zero-centred penalty of Thanh-Tung, Tran & Venkatesh
+(2019, "Improving Generalization and Stability of Generative Adversarial Networks",
+Sec. 5): gamma/2 E ||grad D(x^)||^2 at x^ = eps x + (1 - eps) x~, eps ~ U[0, 1], on the
+lines between real and generated points where WGAN-GP asks for unit norm. The paper
+argues it keeps D's gradient small between the data and the model's samples, so D
+cannot overfit to a finite sample and G's path to the data stays smooth.
+
 Lazy regularisation (Karras et al. 2020, StyleGAN2, Sec. 3.1): with ``every = N`` the
 penalty is computed on one discriminator step in N only, and multiplied by N there, so
 its average weight per step is unchanged while N - 1 steps in N skip its extra forward
@@ -38,6 +45,7 @@ from torch import Tensor
 
 from ..config import opt
 from ..objectives.base import single_logit
+from ..objectives.wgan_gp import interpolates
 from ..plugins import SetupContext
 from ..registry import STABILIZERS
 from ..schedules import cosine
@@ -62,8 +70,10 @@ class GradientPenalty(Stabilizer):
         gamma: float = opt(1.0, "weight gamma (the penalty is gamma/2 E||grad_x D(x)||^2); "
                            "Mescheder et al. use 10 for images, 1 suits the 2D toys",
                            min=0.0, min_exclusive=True)
-        on: str = opt("real", "where: real (R1), fake (R2) or both",
-                      choices=("real", "fake", "both"))
+        on: str = opt("real", "where: real (R1), fake (R2), both, or interpolates "
+                      "(random points on the lines between real and fake ones; "
+                      "Thanh-Tung et al. 2019)",
+                      choices=("real", "fake", "both", "interpolates"))
         every: int = opt(1, "lazy regularisation: apply the penalty, times every, on one "
                          "discriminator step in every (1 = each step; StyleGAN2: 16)",
                          min=1)
@@ -104,6 +114,8 @@ class GradientPenalty(Stabilizer):
             term = term + grad_sq_norm(D, real[:n])
         if self.opts.on in ("fake", "both"):
             term = term + grad_sq_norm(D, fake[:n])
+        if self.opts.on == "interpolates":
+            term = term + grad_sq_norm(D, interpolates(real[:n], fake[:n]))
         return 0.5 * self.gamma(self.calls - 1) * self.opts.every * term
 
     def gamma(self, t: int) -> float:
