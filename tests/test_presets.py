@@ -130,7 +130,8 @@ def test_toy_preset_trains_on_both_toys_and_reports_the_width_of_its_modes(tmp_p
 ADAM = ("adam", 2e-3, 4e-4)
 TOY_GAMES = {
     "ns_toy": ("nonsaturating", ["r1"], ADAM), "minimax_toy": ("minimax", ["r1"], ADAM),
-    "hinge_toy": ("hinge", ["r1"], ADAM), "rpgan_toy": ("rpgan", ["r1"], ADAM),
+    "hinge_toy": ("hinge", ["r1"], ("adam", 2e-3, 2e-4)),
+    "rpgan_toy": ("rpgan", ["r1"], ("adam", 2e-3, 3e-4)),
     "preference_toy": ("preference", ["r1"], ADAM),
     "feature_matching_toy": ("feature_matching", ["r1"], ADAM),
     "wgan_gp_toy": ("wgan_gp", [], ADAM),
@@ -144,7 +145,7 @@ def test_every_tuned_toy_preset_is_listed():
 
 
 @pytest.mark.parametrize("preset", TOY)
-def test_tuned_toy_presets_sample_g_itself_and_decay_to_a_fifth_or_tenth(preset):
+def test_tuned_toy_presets_sample_g_itself_and_decay_to_a_fraction_of_the_start(preset):
     """The recipe BENCHMARKS.md's "Every objective on the toys" measured: no EMA (it
     narrows the modes), a cosine decay, R1 on the data unless the game has its own
     constraint (WGAN-GP's penalty at lambda 1, WGAN's clip at 0.1) or D is spectrally
