@@ -137,6 +137,7 @@ TOY_GAMES = {
     "wgan_gp_toy": ("wgan_gp", [], ADAM),
     "wgan_toy": ("wgan", [], ("rmsprop", 1e-3, 1e-4)),
     "hinge_sn_toy": ("hinge", [], ("adam", 2e-3, 2e-4)),
+    "sinkhorn_toy": ("sinkhorn", [], ("adam", 2e-3, 0.0)),  # no D: G's rate only
 }
 
 
@@ -148,12 +149,12 @@ def test_every_tuned_toy_preset_is_listed():
 def test_tuned_toy_presets_sample_g_itself_and_decay_to_a_fraction_of_the_start(preset):
     """The recipe BENCHMARKS.md's "Every objective on the toys" measured: no EMA (it
     narrows the modes), a cosine decay, R1 on the data unless the game has its own
-    constraint (WGAN-GP's penalty at lambda 1, WGAN's clip at 0.1) or D is spectrally
-    normalised."""
+    constraint (WGAN-GP's penalty at lambda 1, WGAN's clip at 0.1), D is spectrally
+    normalised, or there is no D (the Sinkhorn loss on the points)."""
     cfg = load_config(CONFIGS / "toy" / f"{preset}.toml")
     assert cfg.train.g_ema == 0.0
     objective, stabilizers, optim = TOY_GAMES[preset]
-    for o in (cfg.g_optim, cfg.d_optim):
+    for o in (cfg.g_optim,) if objective == "sinkhorn" else (cfg.g_optim, cfg.d_optim):
         assert (o.name, o.lr, o.lr_final, o.lr_decay) == optim + ("cosine",)
     assert cfg.objective.name == objective
     assert [s.name for s in cfg.stabilizers] == stabilizers
@@ -161,6 +162,10 @@ def test_tuned_toy_presets_sample_g_itself_and_decay_to_a_fraction_of_the_start(
         assert (cfg.objective.options["lambda_gp"], cfg.train.d_steps) == (1.0, 1)
     if objective == "wgan":
         assert (cfg.objective.options["clip"], cfg.train.d_steps) == (0.1, 2)
+    if objective == "sinkhorn":
+        o = cfg.objective.options
+        assert (o["space"], o["eps"], o["debiased"], cfg.data.batch_size) == \
+            ("data", 1e-4, True, 384)
     sn = cfg.discriminator.options.get("spectral_norm", False)
     assert sn == preset.endswith("_sn_toy")
     if sn:
