@@ -100,6 +100,58 @@ def test_spectral_norm_on_the_generator_or_with_weightnorm_is_refused():
         MLP.discriminator(MLP.Options(spectral_norm=True, weightnorm=True), (2,))
 
 
+def _sn_discriminator(family, k, seed=0):
+    torch.manual_seed(seed)
+    if family == "mlp":
+        return MLPDiscriminator(MLP.Options(width=32, spectral_norm=True, lipschitz=k), (2,))
+    return DCGANDiscriminator(DCGAN.Options(width=8, spectral_norm=True, batchnorm=False,
+                                            lipschitz=k), (1, 16, 16))
+
+
+@pytest.mark.parametrize("family", ["mlp", "dcgan"])
+def test_lipschitz_scales_the_logits_and_bounds_the_slope_by_k(family):
+    shape = (2,) if family == "mlp" else (1, 16, 16)
+    x = torch.randn(64, *shape)
+    one, three = _sn_discriminator(family, 1.0), _sn_discriminator(family, 3.0)
+    for _ in range(50):  # converge the power iterations (the same in both nets)
+        one(x), three(x)
+    one.eval(), three.eval()
+    with torch.no_grad():
+        l1, f1 = one(x)
+        l3, f3 = three(x)
+    torch.testing.assert_close(l3, 3 * l1, rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(f3, f1)  # the features stay the normalised net's
+
+
+def test_lipschitz_k_lets_d_separate_points_k_times_closer():
+    """Two points 0.1 apart: trained to tell them apart, a 1-Lipschitz D's outputs can
+    differ by at most 0.1, a 3-Lipschitz one's by 0.3, and it uses the room."""
+    a, b = torch.tensor([[0.0, 0.0]]), torch.tensor([[0.1, 0.0]])
+    gaps = {}
+    for k in (1.0, 3.0):
+        D = _sn_discriminator("mlp", k)
+        opt = torch.optim.Adam(D.parameters(), lr=1e-2)
+        for _ in range(300):
+            loss = -(D(a)[0] - D(b)[0]).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        D.eval()
+        with torch.no_grad():
+            gaps[k] = float(D(a)[0] - D(b)[0])
+    assert 0.05 < gaps[1.0] <= 0.1 * 1.02, gaps
+    assert 0.1 * 1.02 < gaps[3.0] <= 0.3 * 1.02, gaps
+
+
+def test_lipschitz_without_spectral_norm_or_on_the_generator_is_refused():
+    with pytest.raises(ValueError, match="lipschitz = 2.0.*spectral_norm is off"):
+        MLP.discriminator(MLP.Options(lipschitz=2.0), (2,))
+    with pytest.raises(ValueError, match="lipschitz = 2.0.*spectral_norm is off"):
+        DCGAN.discriminator(DCGAN.Options(lipschitz=2.0), (1, 16, 16))
+    with pytest.raises(ValueError, match="generator.lipschitz = 2.0"):
+        MLP.generator(MLP.Options(lipschitz=2.0), (2,))
+
+
 def test_spectral_norm_resume_is_exact_and_checkpoints_the_power_iteration(tmp_path):
     sets = tiny_sets(tmp_path, steps=20, **{"discriminator.spectral_norm": "true",
                                             "objective.name": "'hinge'",

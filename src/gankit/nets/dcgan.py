@@ -40,6 +40,7 @@ from .conditional import (
 from .layers import (
     MinibatchDiscrimination,
     VirtualBatchNorm2d,
+    lipschitz_gain,
     refuse_generator_mbd,
     refuse_generator_sn,
     spectral_normed,
@@ -111,6 +112,9 @@ class DCGAN:
         spectral_norm: bool = opt(False, "discriminator: spectral normalisation of every "
                                   "convolution and of the output layer (Miyato et al. "
                                   "2018; their D has no batch norm)")
+        lipschitz: float = opt(1.0, "discriminator with spectral_norm: its Lipschitz bound "
+                               "K, the logits times K (Miyato et al.: 1)", min=0.0,
+                               min_exclusive=True)
         conditional: str = opt("none", "class conditioning on a labelled data set: "
                                "generator cbn (conditional batch norm) or input (one-hot y "
                                "joins z); discriminator projection (Miyato & Koyama 2018) "
@@ -253,10 +257,14 @@ class DCGANDiscriminator(nn.Module, ConditionalDiscriminator):
             spectral_normed(self)
             if self.cond_head is not None and self.conditional == "projection":
                 self.cond_head.spectral_normed()  # the Linear class head already is
+        self.lipschitz = lipschitz_gain(opts)
 
     def forward(self, x: torch.Tensor, y: Optional[torch.Tensor] = None
                 ) -> Tuple[torch.Tensor, torch.Tensor]:
         check_input(x, self.shape, "the dcgan discriminator")
         features = self.body(x).flatten(1)
         h = features if self.mbd is None else self.mbd(features)
-        return self._conditional_logit(self.out(h), features, y), features
+        logits = self._conditional_logit(self.out(h), features, y)
+        if self.lipschitz != 1.0:
+            logits = logits * self.lipschitz
+        return logits, features

@@ -53,6 +53,23 @@ def refuse_generator_sn(opts, net: str) -> None:
         raise ValueError(f"generator.spectral_norm: spectral normalisation constrains D's "
                          f"Lipschitz constant (Miyato et al. 2018); net {net!r} offers it "
                          "on the discriminator: set discriminator.spectral_norm = true")
+    if opts.lipschitz != 1.0:
+        raise ValueError(f"generator.lipschitz = {opts.lipschitz}: the bound belongs to a "
+                         "spectrally normalised discriminator; set discriminator.lipschitz")
+
+
+def lipschitz_gain(opts) -> float:
+    """K of a spectrally normalised D, checked. With every layer of spectral norm 1 and
+    1-Lipschitz activations, D is 1-Lipschitz (Miyato et al. 2018, Sec. 2.1); its logits
+    times K make it K-Lipschitz. The bound sets the distance over which D can move its
+    output by the hinge loss's margin of 1 (Lim & Ye 2017; Miyato et al. 2018, eq. 16):
+    modes closer than that in the data's units are hard to separate at K = 1."""
+    if opts.lipschitz != 1.0 and not opts.spectral_norm:
+        raise ValueError(f"discriminator.lipschitz = {opts.lipschitz} scales a spectrally "
+                         "normalised D's logits, and spectral_norm is off (without it D's "
+                         "Lipschitz constant has no bound to scale); set "
+                         "discriminator.spectral_norm = true or lipschitz = 1")
+    return float(opts.lipschitz)
 
 
 def refuse_generator_mbd(opts) -> None:

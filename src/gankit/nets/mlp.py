@@ -37,6 +37,7 @@ from .layers import (
     WeightNormLinear,
     activation,
     data_range,
+    lipschitz_gain,
     pack,
     refuse_generator_mbd,
     refuse_generator_sn,
@@ -124,6 +125,10 @@ class MLP:
         pack: int = opt(1, "discriminator: PacGAN packing degree m (1 = off)", min=1)
         spectral_norm: bool = opt(False, "discriminator: spectral normalisation of every "
                                   "linear layer (Miyato et al. 2018)")
+        lipschitz: float = opt(1.0, "discriminator with spectral_norm: its Lipschitz bound "
+                               "K, the logits times K (Miyato et al.: 1); raise it when the "
+                               "data's modes are closer than ~1 apart", min=0.0,
+                               min_exclusive=True)
         conditional: str = opt("none", "class conditioning on a labelled data set: "
                                "generator input (one-hot y joins z) or cbn (conditional "
                                "batch norm); discriminator projection (Miyato & Koyama "
@@ -266,6 +271,7 @@ class MLPDiscriminator(_Reference, ConditionalDiscriminator):
             spectral_normed(self.out)
             if self.cond_head is not None:
                 self.cond_head.spectral_normed()
+        self.lipschitz = lipschitz_gain(opts)
 
     def forward(self, x: torch.Tensor, y: Optional[torch.Tensor] = None
                 ) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -279,6 +285,8 @@ class MLPDiscriminator(_Reference, ConditionalDiscriminator):
         h = features if self.mbd is None else self._minibatch(features, n_ref)
         h = _run(self.body, h, n_ref, self._feature_end)
         logits = self._conditional_logit(self.out(h), h, y)
+        if self.lipschitz != 1.0:
+            logits = logits * self.lipschitz
         return logits[n_ref:], features[n_ref:]
 
     def _minibatch(self, f: torch.Tensor, n_ref: int) -> torch.Tensor:
