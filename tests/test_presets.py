@@ -195,7 +195,7 @@ ADAM = ("adam", 5e-4, 5e-5, (0.0, 0.99))
 RMSPROP = ("rmsprop", 1e-3, 1e-4, None)
 BEGAN_ADAM = ("adam", 1e-4, 1e-5, (0.5, 0.999))
 DIGITS_OPTIM = {"wgan_ema_digits": (RMSPROP, RMSPROP, 5),
-                "feature_matching_r1_ema_digits": (("adam", 4e-3, 4e-4, (0.0, 0.99)), ADAM, 1),
+                "feature_matching_r1_ema_digits": (("adam", 4e-3, 4e-4, (0.0, 0.99)), ADAM, 2),
                 "began_ema_digits": (BEGAN_ADAM, BEGAN_ADAM, 1)}
 # the other values the searches chose, as benchmarked
 DIGITS_OPTIONS = {
