@@ -169,7 +169,7 @@ def test_tuned_toy_presets_sample_g_itself_and_decay_to_a_fraction_of_the_start(
     sn = cfg.discriminator.options.get("spectral_norm", False)
     assert sn == preset.endswith("_sn_toy")
     if sn:
-        assert cfg.train.d_steps == 2
+        assert (cfg.train.d_steps, cfg.discriminator.options["lipschitz"]) == (2, 2.0)
 
 
 # configs/digits/: preset -> (objective, [(stabilizer, gamma, on)], D batch norm, steps);
