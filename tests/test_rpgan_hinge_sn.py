@@ -109,7 +109,7 @@ def _sn_discriminator(family, k, seed=0):
 
 
 @pytest.mark.parametrize("family", ["mlp", "dcgan"])
-def test_lipschitz_scales_the_logits_and_bounds_the_slope_by_k(family):
+def test_lipschitz_scales_the_logits_by_k_and_leaves_the_features(family):
     shape = (2,) if family == "mlp" else (1, 16, 16)
     x = torch.randn(64, *shape)
     one, three = _sn_discriminator(family, 1.0), _sn_discriminator(family, 3.0)
