@@ -19,6 +19,13 @@ learns adversarially by *ascending* the same loss while G descends it, as in OT-
 (Salimans, Zhang, Radford & Metaxas 2018, Sec. 4, with the cosine cost
 c(x, y) = 1 - cos(v(x), v(y)) of their eq. 7).
 
+``rho > 0``: unbalanced transport (:mod:`gankit.ot.unbalanced`; Sejourne et al. 2019 for
+the debiased divergence, Fatras et al. 2021 for minibatches). Two minibatches of a
+mixture hold its components in different counts, and the balanced plan must carry the
+difference to other components, pulling samples that sit on a mode towards its
+neighbours; with marginals relaxed by rho KL penalties it can leave that mass unmatched
+(BENCHMARKS.md, "WGAN, BEGAN and Sinkhorn on the toys").
+
 Gradients: by default the plan P is held fixed and only C is differentiated (OT-GAN's
 choice; for the entropic problem dOT_eps/dC = P by the envelope theorem), and the plan
 comes from the solver's fast path, which builds no graph. Backpropagating through the L
@@ -60,6 +67,10 @@ class Sinkhorn(Objective):
                          choices=("data", "features"))
         cost: str = opt("sqeuclidean", "ground cost c (OT-GAN: 'cosine' on features)",
                         choices=("sqeuclidean", "euclidean", "cosine"))
+        rho: float = opt(0.0, "unbalanced transport: the marginals relaxed into rho KL "
+                         "penalties (Chizat et al. 2018; Fatras et al. 2021), so a plan may "
+                         "leave mass unmatched rather than carry it far; 0 = balanced",
+                         min=0.0)
         grad: str = opt("envelope", "hold the plan fixed and differentiate through C "
                         "only ('envelope', as OT-GAN) or through the L iterations "
                         "('autograd')", choices=("envelope", "autograd"))
@@ -71,6 +82,11 @@ class Sinkhorn(Objective):
                 f"objective sinkhorn: space = 'features' needs cost = 'cosine'; with "
                 f"{opts.cost!r} the discriminator, which ascends the loss, could make it "
                 "arbitrarily large by scaling its features (OT-GAN bounds it with cosine)")
+
+        if opts.rho > 0 and opts.grad != "envelope":
+            raise ValueError(
+                f"objective sinkhorn: rho = {opts.rho:g} (unbalanced transport) needs grad = "
+                "'envelope'; its solver builds no graph through the iterations")
 
     def check(self, G: nn.Module, D: nn.Module) -> None:
         if self.opts.space == "features":
@@ -84,7 +100,7 @@ class Sinkhorn(Objective):
         o = self.opts
         fn = sinkhorn_divergence if o.debiased else sinkhorn_distance
         return fn(fake.flatten(1), real.flatten(1), o.eps, o.n_iters, o.tol, o.cost,
-                  grad=o.grad)
+                  grad=o.grad, rho=o.rho if o.rho > 0 else None)
 
     def _embed(self, D: DFn, x: Tensor) -> Tensor:
         return D(x)[1] if self.opts.space == "features" else x

@@ -23,6 +23,8 @@ Transport", Remark 4.23), from v = 0, and is differentiable:
     P_ij = exp(u_i + v_j - C_ij / eps).
 
 Both reach the same fixed point; BENCHMARKS.md (Metrics, Sinkhorn) times them against POT.
+A third, ``rho`` given, solves unbalanced transport, the marginals relaxed into KL
+penalties (:mod:`gankit.ot.unbalanced`; Chizat et al. 2018).
 
 The marginals mu, nu default to uniform probability vectors (all-ones marginals,
 as in Cuturi's Algorithm 1, give n times the same cost). One solver serves the metric
@@ -32,6 +34,7 @@ Divergences"): it is batched over leading dimensions and differentiable.
 """
 from __future__ import annotations
 
+import math
 from typing import NamedTuple, Optional
 
 import torch
@@ -39,6 +42,7 @@ from torch import Tensor
 
 from .logdomain import _check_inputs, _check_mass, _log_solve, _log_weights
 from .scaling import _OMEGA_MAX, _fast_solve, _Relaxation  # noqa: F401  (tests read these)
+from .unbalanced import solve_unbalanced
 
 
 class SinkhornResult(NamedTuple):
@@ -55,7 +59,8 @@ class SinkhornResult(NamedTuple):
 def sinkhorn_solve(C: Tensor, eps: float, n_iters: int = 100, tol: float = 1e-6,
                    a: Optional[Tensor] = None, b: Optional[Tensor] = None,
                    check_every: int = 10, grad: str = "autograd",
-                   method: str = "auto", symmetric: bool = False) -> SinkhornResult:
+                   method: str = "auto", symmetric: bool = False,
+                   rho: Optional[float] = None) -> SinkhornResult:
     """Sinkhorn (Cuturi 2013, Alg. 1) on cost matrices C of shape (..., n, m).
 
     Runs at most ``n_iters`` iterations (Cuturi's L), stopping early once the L1
@@ -77,6 +82,12 @@ def sinkhorn_solve(C: Tensor, eps: float, n_iters: int = 100, tol: float = 1e-6,
     ``symmetric=True`` (C symmetric, a = b; C is symmetrised): the averaged update of
     Feydy et al. 2019 on the scaling path, one product per iteration; its
     error is that of both marginals.
+
+    ``rho``: unbalanced transport (:mod:`gankit.ot.unbalanced`), the marginals relaxed
+    into rho KL penalties (Chizat et al. 2018); ``cost`` is then that problem's optimal
+    value, whose gradient in C is the plan, ``err`` the last change of the row marginal,
+    and the plan satisfies P_ij = a_i b_j exp((f_i + g_j - C_ij) / eps). No graph
+    through the iterations (``grad="envelope"`` only); ``method`` is ignored.
     """
     if grad not in ("autograd", "envelope"):
         raise ValueError(f"grad must be 'autograd' or 'envelope', got {grad!r}")
@@ -87,6 +98,9 @@ def sinkhorn_solve(C: Tensor, eps: float, n_iters: int = 100, tol: float = 1e-6,
     top = _check_inputs(C, eps, n_iters)
     n, m = C.shape[-2:]
     log_a, log_b = _log_weights(a, C, n, "a"), _log_weights(b, C, m, "b")
+    if rho is not None:
+        return _unbalanced(C, eps, rho, log_a, log_b, n_iters, tol, check_every, grad,
+                           symmetric, top)
     _check_mass(log_a, log_b)
     graph = torch.is_grad_enabled() and grad == "autograd" and any(
         t is not None and torch.is_tensor(t) and t.requires_grad for t in (C, a, b))
@@ -107,6 +121,22 @@ def sinkhorn_solve(C: Tensor, eps: float, n_iters: int = 100, tol: float = 1e-6,
         raise ValueError(f"Sinkhorn cost is not finite at eps = {eps:g} in {C.dtype}; use a "
                          "larger eps or float64")
     return SinkhornResult(cost, plan, f, g, iters, err)
+
+
+def _unbalanced(C, eps, rho, log_a, log_b, n_iters, tol, check_every, grad, symmetric,
+                top) -> SinkhornResult:
+    if not (rho > 0 and math.isfinite(rho)):
+        raise ValueError(f"rho must be positive and finite, got {rho}")
+    if grad != "envelope" and torch.is_grad_enabled() and C.requires_grad:
+        raise ValueError("unbalanced Sinkhorn (rho) differentiates through the plan only: "
+                         "use grad='envelope'")
+    if symmetric and not (C.shape[-1] == C.shape[-2] and torch.equal(log_a, log_b)):
+        raise ValueError("symmetric=True needs a square C and a = b")
+    plan, f, g, value, iters, err = solve_unbalanced(C, eps, rho, log_a, log_b, n_iters, tol,
+                                                     check_every, symmetric, top)
+    # the value, with the gradient in C of the optimum: the plan (envelope theorem)
+    lin = torch.einsum("...ij,...ij->...", C, plan)
+    return SinkhornResult(lin + (value - lin).detach(), plan, f, g, iters, err)
 
 
 def sinkhorn(C: Tensor, eps: float, n_iters: int = 100, tol: float = 1e-6,
