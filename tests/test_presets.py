@@ -137,7 +137,7 @@ TOY_GAMES = {
     "wgan_gp_toy": ("wgan_gp", [], ADAM),
     "wgan_toy": ("wgan", [], ("rmsprop", 1e-3, 1e-4)),
     "hinge_sn_toy": ("hinge", [], ("adam", 2e-3, 2e-4)),
-    "sinkhorn_toy": ("sinkhorn", [], ("adam", 2e-3, 0.0)),  # no D: G's rate only
+    "sinkhorn_toy": ("sinkhorn", [], ("adam", 2e-3, 2e-4)),  # no D: G's rate only
 }
 
 
@@ -164,8 +164,8 @@ def test_tuned_toy_presets_sample_g_itself_and_decay_to_a_fraction_of_the_start(
         assert (cfg.objective.options["clip"], cfg.train.d_steps) == (0.1, 2)
     if objective == "sinkhorn":
         o = cfg.objective.options
-        assert (o["space"], o["eps"], o["debiased"], cfg.data.batch_size) == \
-            ("data", 1e-4, True, 384)
+        assert (o["space"], o["eps"], o["rho"], o["debiased"], cfg.data.batch_size) == \
+            ("data", 1e-4, 1.0, True, 256)
     sn = cfg.discriminator.options.get("spectral_norm", False)
     assert sn == preset.endswith("_sn_toy")
     if sn:
