@@ -84,8 +84,9 @@ def sinkhorn_solve(C: Tensor, eps: float, n_iters: int = 100, tol: float = 1e-6,
     error is that of both marginals.
 
     ``rho``: unbalanced transport (:mod:`gankit.ot.unbalanced`), the marginals relaxed
-    into rho KL penalties (Chizat et al. 2018); ``cost`` is then that problem's optimal
-    value, whose gradient in C is the plan, ``err`` the last change of the row marginal,
+    into rho KL penalties (Chizat et al. 2018); ``cost`` is then that problem's objective
+    at the returned plan (its optimal value once converged, an upper bound before),
+    whose gradient in C is the plan, ``err`` the last change of the row marginal,
     and the plan satisfies P_ij = a_i b_j exp((f_i + g_j - C_ij) / eps). No graph
     through the iterations (``grad="envelope"`` only); ``method`` is ignored.
     """
