@@ -99,14 +99,14 @@ def sinkhorn_solve(C: Tensor, eps: float, n_iters: int = 100, tol: float = 1e-6,
     top = _check_inputs(C, eps, n_iters)
     n, m = C.shape[-2:]
     log_a, log_b = _log_weights(a, C, n, "a"), _log_weights(b, C, m, "b")
+    if symmetric and not (n == m and torch.equal(log_a, log_b)):
+        raise ValueError("symmetric=True needs a square C and a = b")
     if rho is not None:
         return _unbalanced(C, eps, rho, log_a, log_b, n_iters, tol, check_every, grad,
                            symmetric, top)
     _check_mass(log_a, log_b)
     graph = torch.is_grad_enabled() and grad == "autograd" and any(
         t is not None and torch.is_tensor(t) and t.requires_grad for t in (C, a, b))
-    if symmetric and not (n == m and torch.equal(log_a, log_b)):
-        raise ValueError("symmetric=True needs a square C and a = b")
     if method == "scaling" and graph:
         raise ValueError("method='scaling' builds no autograd graph; use grad='envelope' "
                          "or method='log'")
@@ -131,8 +131,6 @@ def _unbalanced(C, eps, rho, log_a, log_b, n_iters, tol, check_every, grad, symm
     if grad != "envelope" and torch.is_grad_enabled() and C.requires_grad:
         raise ValueError("unbalanced Sinkhorn (rho) differentiates through the plan only: "
                          "use grad='envelope'")
-    if symmetric and not (C.shape[-1] == C.shape[-2] and torch.equal(log_a, log_b)):
-        raise ValueError("symmetric=True needs a square C and a = b")
     plan, f, g, value, iters, err = solve_unbalanced(C, eps, rho, log_a, log_b, n_iters, tol,
                                                      check_every, symmetric, top)
     # the value, with the gradient in C of the optimum: the plan (envelope theorem)

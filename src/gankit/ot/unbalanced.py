@@ -32,13 +32,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .scaling import _big, _stage_budget
+from .scaling import _big, _mv, _stage_budget
 
 _RATIO = 0.05  # eps-scaling: twenty-fold steps (float64 holds the exponents they make)
-
-
-def _mv(K: np.ndarray, v: np.ndarray) -> np.ndarray:
-    return (K @ v[..., None])[..., 0]
 
 
 def _kernel(C: np.ndarray, f: np.ndarray, g: np.ndarray, e: float) -> np.ndarray:
