@@ -7,7 +7,8 @@ One process, same inputs for everyone, printed ratios (reference time / gankit t
   * Sinkhorn, n = 1000 (2-D, 64-d), 300 (8-d) and 256, eps absolute and relative to the
     mean cost, vs POT ot.sinkhorn2 plain and log-domain and gankit's own log path; the
     eval metric's divergence call; eps = 1e-3 x mean cost; the Sinkhorn loss's training
-    step against a non-saturating step (batch 256, ring and grid);
+    step against a non-saturating step (batch 256, ring and grid); unbalanced
+    transport (rho 1) on grid batches of 256 and 384 vs POT's sinkhorn_unbalanced;
   * Inception-v3 (random weights) feature extraction, images/s on the CPU;
   * memory: FeatureStats on float32 features, Gaussian MMD (tracemalloc peaks).
 
@@ -307,6 +308,50 @@ def bench_sinkhorn_loss(steps):
               f"{statistics.median(times['fast']) * 1e3:.1f} ms", flush=True)
 
 
+def _grid_batches(n, seed):
+    """A generated and a data batch of the 5 x 5 grid mixture (modes 2 apart, std 0.05),
+    the generated one with a tenth of its points off the modes."""
+    g = torch.Generator().manual_seed(seed)
+    centres = torch.tensor([[i, j] for i in (-4., -2., 0., 2., 4.) for j in (-4., -2., 0., 2., 4.)])
+    real = centres[torch.randint(0, 25, (n,), generator=g)] + 0.05 * torch.randn(n, 2, generator=g)
+    k = n - n // 10
+    fake = torch.cat([centres[torch.randint(0, 25, (k,), generator=g)]
+                      + 0.08 * torch.randn(k, 2, generator=g),
+                      8 * torch.rand(n - k, 2, generator=g) - 4])
+    return fake, real
+
+
+def bench_sinkhorn_unbalanced(quick):
+    """Unbalanced transport (rho 1) on a grid batch pair, the Sinkhorn toy loss's call:
+    gankit's solver against POT's ot.unbalanced.sinkhorn_unbalanced (its log-stabilised
+    method, the one that holds eps 1e-4 on these costs) at the same budget and
+    tolerance; plans compared with a converged float64 solve of gankit's."""
+    import ot
+
+    for n in ((256,) if quick else (256, 384)):
+        fake, real = _grid_batches(n, 0)
+        C = cost_matrix(fake, real)
+        a = np.full(n, 1 / n)
+        for eps in (1e-4, 2.5e-3):
+            ref = sinkhorn_solve(C.double(), eps, 200_000, 1e-13, rho=1.0, grad="envelope").plan
+            for its in (100, 1000):
+                ours, t_ours = timed(sinkhorn_solve, C, eps, its, 1e-6, rho=1.0,
+                                     grad="envelope")
+                with warnings.catch_warnings(record=True):
+                    warnings.simplefilter("always")
+                    pot, t_pot = timed(ot.unbalanced.sinkhorn_unbalanced, a, a,
+                                       C.double().numpy(), eps, 1.0,
+                                       method="sinkhorn_stabilized", numItermax=its,
+                                       stopThr=1e-6)
+                mass = float(ref.sum())
+                d_ours = float((ours.plan.double() - ref).abs().sum()) / mass
+                d_pot = float(np.abs(pot - ref.numpy()).sum()) / mass
+                print(f"Unbalanced Sinkhorn n={n} eps={eps:g} rho=1, {its} it, tol 1e-6: "
+                      f"gankit {t_ours * 1e3:.1f} ms (L1 to converged {d_ours:.1e}); POT "
+                      f"sinkhorn_stabilized {t_pot * 1e3:.1f} ms ({d_pot:.1e}) = "
+                      f"{t_pot / t_ours:.1f}x", flush=True)
+
+
 def bench_inception(batch, n_batches):
     torch.manual_seed(0)
     net = InceptionV3FID().eval()
@@ -382,6 +427,7 @@ def main():
         bench_sinkhorn_metric()
         bench_sinkhorn_small_eps(300 if args.quick else 1000)
         bench_sinkhorn_loss(5 if args.quick else 50)
+        bench_sinkhorn_unbalanced(args.quick)
     if run("inception"):
         bench_inception(16, 1 if args.quick else 4)
     if run("memory"):
