@@ -33,6 +33,7 @@ import numpy as np
 import scipy.linalg
 import torch
 
+from gankit.data.toy import Grid
 from gankit.metrics.features import FeatureStats
 from gankit.metrics.fid import fid_from_stats
 from gankit.metrics.inception import InceptionV3FID
@@ -309,16 +310,15 @@ def bench_sinkhorn_loss(steps):
 
 
 def _grid_batches(n, seed):
-    """A generated and a data batch of the 5 x 5 grid mixture (modes 2 apart, std 0.05),
-    the generated one with a tenth of its points off the modes."""
-    g = torch.Generator().manual_seed(seed)
-    centres = torch.tensor([[i, j] for i in (-4., -2., 0., 2., 4.) for j in (-4., -2., 0., 2., 4.)])
-    real = centres[torch.randint(0, 25, (n,), generator=g)] + 0.05 * torch.randn(n, 2, generator=g)
-    k = n - n // 10
-    fake = torch.cat([centres[torch.randint(0, 25, (k,), generator=g)]
-                      + 0.08 * torch.randn(k, 2, generator=g),
-                      8 * torch.rand(n - k, 2, generator=g) - 4])
-    return fake, real
+    """A generated and a data batch of the grid data set (25 modes 2 apart, std 0.05),
+    the generated one with its modes 1.6x as wide and a tenth of its points anywhere
+    in the square."""
+    grid = Grid(Grid.Options(), seed)
+    real = grid.sample(n)
+    x, mode = grid.sample_with_labels(n - n // 10)
+    centres = grid.centres[mode]
+    stray = 8 * torch.rand(n // 10, 2, generator=grid.rng) - 4
+    return torch.cat([centres + 1.6 * (x - centres), stray]), real
 
 
 def bench_sinkhorn_unbalanced(quick):

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from gankit.config import ObjectiveConfig
+from gankit.data.toy import Grid
 from gankit.objectives import build_objective
 from gankit.ot import cost_matrix, sinkhorn_divergence, sinkhorn_solve
 
@@ -21,14 +22,9 @@ def _clouds(n, m, seed=0):
 
 
 def _grid_batches(n, seed):
-    """Two batches of the 5 x 5 grid mixture (modes 2 apart, std 0.05) and each point's mode."""
-    g = torch.Generator().manual_seed(seed)
-    centres = torch.tensor([[i, j] for i in (-4., -2., 0., 2., 4.) for j in (-4., -2., 0., 2., 4.)])
-    out = []
-    for _ in range(2):
-        k = torch.randint(0, 25, (n,), generator=g)
-        out += [centres[k] + 0.05 * torch.randn(n, 2, generator=g), k]
-    return out
+    """Two batches of the grid data set (25 modes 2 apart, std 0.05) and each point's mode."""
+    grid = Grid(Grid.Options(), seed)
+    return [*grid.sample_with_labels(n), *grid.sample_with_labels(n)]
 
 
 @pytest.mark.parametrize("n, m, eps, rho", [(7, 5, 0.1, 1.0), (30, 40, 0.05, 0.3),
