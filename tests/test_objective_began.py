@@ -179,3 +179,41 @@ def test_stall_decay_sets_both_optimizers_lr_and_resumes_exactly(tmp_path):
         assert float(la["lr_scale"]) == float(lb["lr_scale"])
         assert float(la["M_global"]) == float(lb["M_global"])
     assert b.g_opt.param_groups[0]["lr"] == a.g_opt.param_groups[0]["lr"] < 0.001 * 0.25
+
+
+def test_latent_constraint_adds_alpha_times_the_l1_distance_of_h_to_z():
+    z = torch.tensor([[0.2, -0.4], [1.0, 0.0]])  # ScaleAE's h is its input: h = FAKE
+    loss, logs = began(k_0=0.3, latent_constraint=0.25).d_loss(ScaleAE(0.5), REAL, FAKE,
+                                                                z=z)
+    distance = (FAKE - z).abs().mean().item()  # (1.2 + 0.4 + 0.7 + 2.0) / 4
+    assert distance == pytest.approx(4.3 / 4)
+    assert logs["latent_constraint"].item() == pytest.approx(distance)
+    assert loss.item() == pytest.approx(0.5 * 4.5 / 4 - 0.3 * 0.5 * 3.3 / 4
+                                        + 0.25 * distance)
+    with pytest.raises(ValueError, match="needs the noise z"):
+        began(latent_constraint=0.25).d_loss(ScaleAE(0.5), REAL, FAKE)
+
+
+def _cs_trainer(tmp_path, *sets):
+    return Trainer(load_config(sets=[
+        "objective.name='began'", "discriminator.net='began'", "generator.net='began'",
+        "data.batch_size=64", f"out_dir='{tmp_path}'", *sets]))
+
+
+def test_latent_constraint_trains_ds_encoder_to_recover_the_z_of_each_fake(tmp_path):
+    # the trainer hands d_loss the z its fakes came from (2-dimensional, like the
+    # ring's points, so the initial G can be inverted): D steps alone teach D's encoder
+    # G's inverse, and the distance falls far below 1/2 (h = 0) and 2/3 (h independent
+    # of z, both uniform on [-1, 1]), the floors were d_loss handed a fresh z
+    t = _cs_trainer(tmp_path, "objective.latent_constraint=1.0",
+                    "discriminator.h_dim=2", "generator.z_dim=2")
+    logs = [float(t.d_step()["latent_constraint"]) for _ in range(300)]
+    assert logs[0] > 0.4
+    assert sum(logs[-20:]) / 20 < 0.2
+
+
+def test_latent_constraint_needs_h_of_zs_dimension(tmp_path):
+    with pytest.raises(ValueError, match="h_dim is 8, generator.z_dim is 16"):
+        _cs_trainer(tmp_path, "objective.latent_constraint=0.1", "discriminator.h_dim=8",
+                    "generator.z_dim=16")
+    _cs_trainer(tmp_path, "discriminator.h_dim=8", "generator.z_dim=16")  # alpha 0: fine

@@ -298,11 +298,15 @@ class Trainer:
     def d_step(self) -> Dict[str, torch.Tensor]:
         """One ascent step of D on V(D, G) for a fresh real and generated minibatch."""
         real, y = self.labelled_batch()
+        z = self.sample_z(self.cfg.data.batch_size)
         with torch.no_grad(), self.precision.autocast():
-            fake = self.fake_batch(y)
+            fake = self._G(self.g_forward, z, y)
         D = self.d_for(y)
         with self.precision.autocast():
-            loss, logs = self.objective.d_loss(D, real, fake)
+            if self.objective.d_needs_z:
+                loss, logs = self.objective.d_loss(D, real, fake, z=z)
+            else:
+                loss, logs = self.objective.d_loss(D, real, fake)
             for stab in self._hooks["d_penalty"]:
                 term = stab.d_penalty(D, real, fake)
                 if term is not None:  # None: not due this step (lazy regularisation)

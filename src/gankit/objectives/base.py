@@ -39,6 +39,9 @@ class Objective:
     #: (:class:`gankit.nets.conditional.BoundD`); False for a game whose G loss ignores
     #: D's verdict on (x, y) or that calls D on batches of its own
     class_conditional: bool = True
+    #: the discriminator loss also reads the noise z its generated batch came from
+    #: (BEGAN-CS's latent constraint); the trainer then calls ``d_loss(..., z=z)``
+    d_needs_z: bool = False
     #: the game trains the auxiliary class head of an AC-GAN discriminator (Odena et al.
     #: 2017); a discriminator with such a head needs a game that does
     trains_class_head: bool = False

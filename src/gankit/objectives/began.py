@@ -14,6 +14,12 @@ E L(G(z)) = gamma E L(x) (the diversity ratio gamma, eq. 3). M_global = L(x) +
 gamma = 0.5, lambda_k = 0.001, k_0 = 0 (Adam 1e-4 in configs/began.toml). k_t is part of
 the checkpoint.
 
+With ``latent_constraint`` = alpha > 0, BEGAN-CS (Chang, Lin, Lee, Juan, Wei & Chen 2018,
+"Escaping from Collapsing Modes in a Constrained Space", ECCV): D's loss adds
+alpha * mean |h(G(z)) - z|, h being D's embedding of the generated batch and z the noise
+it came from, so that D's encoder must tell apart what G made of different z (the
+authors' code: alpha 0.1, on D's loss only).
+
 The paper's learning rate is "decayed by a factor of 2 when the measure of convergence
 stalls" (Sec. 4.1) without saying how a stall is detected. Here (``stall_window`` > 0)
 M_global is averaged over consecutive windows of that many generator steps; a window
@@ -37,7 +43,11 @@ from .base import DFn, LossAndLogs, Objective, Tensor
 
 def reconstruction_loss(D: DFn, v: Tensor) -> Tensor:
     """L(v) = mean |v - D(v)| (batch mean of the per-example pixel-mean L1 error)."""
-    recon = D(v)[0]
+    return reconstruction_error(v, D(v)[0])
+
+
+def reconstruction_error(v: Tensor, recon: Tensor) -> Tensor:
+    """mean |v - recon|, D's reconstruction ``recon`` of ``v`` already computed."""
     if recon.shape != v.shape:
         raise ValueError(f"BEGAN needs D(v) to reconstruct v, but D returned shape "
                          f"{tuple(recon.shape)} for input {tuple(v.shape)}")
@@ -64,6 +74,11 @@ class BEGAN(Objective):
                                      "below the best that is not a stall", min=0.0)
         lr_decay_factor: float = opt(0.5, "multiplier of the learning rates per stall",
                                      min=0.0, max=1.0, min_exclusive=True)
+        latent_constraint: float = opt(
+            0.0, "alpha of BEGAN-CS (Chang et al. 2018): D's loss adds alpha * mean "
+            "|h(G(z)) - z|, so D's encoder must recover z from G(z); needs the "
+            "discriminator's h_dim equal to the generator's z_dim; 0 = the paper's BEGAN",
+            min=0.0)
 
     def __init__(self, opts: Any):
         super().__init__(opts)
@@ -72,18 +87,39 @@ class BEGAN(Objective):
         self.best = math.inf      # lowest window mean of M_global since the last decay
         self.window_sum, self.window_n = 0.0, 0
 
+    @property
+    def d_needs_z(self) -> bool:  # type: ignore[override]
+        return self.opts.latent_constraint > 0
+
     def check(self, G: nn.Module, D: nn.Module) -> None:
         if not getattr(D, "autoencoder", False):
             raise ValueError(
                 f"objective 'began' needs an autoencoder discriminator, because its loss "
                 f"L(v) = |v - D(v)| compares an input with D's reconstruction of it; "
                 f"{type(D).__name__} returns logits instead. Set discriminator.net = 'began'")
+        h_dim, z_dim = getattr(D, "feature_dim", None), getattr(G, "z_dim", None)
+        if self.opts.latent_constraint > 0 and h_dim != z_dim:
+            raise ValueError(
+                f"objective.latent_constraint = {self.opts.latent_constraint} asks D's "
+                f"encoder to recover z from G(z), so its embedding must have z's "
+                f"dimension: discriminator.h_dim is {h_dim}, generator.z_dim is {z_dim}")
 
-    def d_loss(self, D: DFn, real: Tensor, fake: Tensor) -> LossAndLogs:
-        l_real, l_fake = reconstruction_loss(D, real), reconstruction_loss(D, fake)
+    def d_loss(self, D: DFn, real: Tensor, fake: Tensor,
+               z: Tensor | None = None) -> LossAndLogs:
+        l_real = reconstruction_loss(D, real)
+        recon, h = D(fake)
+        l_fake = reconstruction_error(fake, recon)
         loss = l_real - self.k * l_fake
-        return loss, {"d_loss": loss.detach(), "L_real": l_real.detach(),
-                      "L_fake_d": l_fake.detach()}
+        logs = {"L_real": l_real.detach(), "L_fake_d": l_fake.detach()}
+        if self.opts.latent_constraint > 0:
+            if z is None:
+                raise ValueError("BEGAN-CS's latent constraint needs the noise z of the "
+                                 "generated batch (d_loss(..., z=z))")
+            constraint = (h - z).abs().mean()
+            loss = loss + self.opts.latent_constraint * constraint
+            logs["latent_constraint"] = constraint.detach()
+        logs["d_loss"] = loss.detach()
+        return loss, logs
 
     def g_loss(self, D: DFn, fake: Tensor, real: Tensor | None) -> LossAndLogs:
         loss = reconstruction_loss(D, fake)
