@@ -210,7 +210,7 @@ DIGITS_OPTIONS = {
     "began_ema_digits": {"objective.gamma": 1.0, "objective.lambda_k": 0.01, "objective.k_min": 0.2,
                          "objective.stall_window": 0, "generator.net": "dcgan",
                          "discriminator.net": "began", "discriminator.n_filters": 16,
-                         "discriminator.h_dim": 8},
+                         "discriminator.h_dim": 8, "generator.z_dim": 8},
 }
 
 
