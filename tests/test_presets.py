@@ -138,6 +138,7 @@ TOY_GAMES = {
     "wgan_toy": ("wgan", [], ("rmsprop", 1e-3, 1e-4)),
     "hinge_sn_toy": ("hinge", [], ("adam", 2e-3, 2e-4)),
     "sinkhorn_toy": ("sinkhorn", [], ("adam", 2e-3, 2e-4)),  # no D: G's rate only
+    "began_toy": ("began", [], ("adam", 2e-3, 1e-4)),  # D an autoencoder
 }
 
 
@@ -150,7 +151,8 @@ def test_tuned_toy_presets_sample_g_itself_and_decay_to_a_fraction_of_the_start(
     """The recipe BENCHMARKS.md's "Every objective on the toys" measured: no EMA (it
     narrows the modes), a cosine decay, R1 on the data unless the game has its own
     constraint (WGAN-GP's penalty at lambda 1, WGAN's clip at 0.1), D is spectrally
-    normalised, or there is no D (the Sinkhorn loss on the points)."""
+    normalised or BEGAN's autoencoder, or there is no D (the Sinkhorn loss on the
+    points)."""
     cfg = load_config(CONFIGS / "toy" / f"{preset}.toml")
     assert cfg.train.g_ema == 0.0
     objective, stabilizers, optim = TOY_GAMES[preset]
@@ -165,6 +167,10 @@ def test_tuned_toy_presets_sample_g_itself_and_decay_to_a_fraction_of_the_start(
     if stabilizers == ["r1"]:  # feature matching's sharper D (BENCHMARKS.md)
         gamma = 0.1 if objective == "feature_matching" else 1.0
         assert cfg.stabilizers[0].options["gamma"] == gamma
+    if objective == "began":
+        o = cfg.objective.options
+        assert (o["gamma"], o["lambda_k"], o["k_min"], cfg.discriminator.net) == \
+            (1.0, 0.01, 0.6, "began")
     if objective == "sinkhorn":
         o = cfg.objective.options
         assert (o["space"], o["eps"], o["rho"], o["debiased"], cfg.data.batch_size) == \
