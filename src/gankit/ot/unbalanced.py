@@ -51,11 +51,17 @@ def _kernel(C: np.ndarray, f: np.ndarray, g: np.ndarray, e: float) -> np.ndarray
     return np.exp(K, out=K)
 
 
-def _softmin(K: np.ndarray, w: np.ndarray, f: np.ndarray, e: float, lam: float) -> np.ndarray:
+def _absorb(C: np.ndarray, f: np.ndarray, g: np.ndarray, e: float):
+    """The kernel at (f, g), its transpose (a view), and (f, g) as its frame."""
+    K = _kernel(C, f, g, e)
+    return K, np.swapaxes(K, -1, -2), f, g
+
+
+def _softmin(Kw: np.ndarray, f: np.ndarray, e: float, lam: float) -> np.ndarray:
     """lam (f_i - e log sum_j K~_ij w_j): the scaled soft-min in the absorbed frame,
-    where w_j = b_j exp((g_j - g~_j) / e) carries the column scaling."""
-    s = np.maximum(_mv(K, w), np.finfo(K.dtype).tiny)
-    return lam * (f - e * np.log(s))
+    from the product Kw = K~ w, where w_j = b_j exp((g_j - g~_j) / e) carries the
+    column scaling."""
+    return lam * (f - e * np.log(np.maximum(Kw, np.finfo(Kw.dtype).tiny)))
 
 
 def _ladder(top: float, eps: float, n_iters: int) -> list:
@@ -108,24 +114,24 @@ def solve_unbalanced(C: Tensor, eps: float, rho: float, log_a: Tensor, log_b: Te
             lam = rho / (rho + e)
             final = k == len(schedule) - 1
             budget = _stage_budget(n_iters, it, len(schedule) - k, final)
-            K, fa, ga = _kernel(Cn, f, g, e), f, g
-            Kt = np.swapaxes(K, -1, -2)
+            K, Kt, fa, ga = _absorb(Cn, f, g, e)
             for used in range(1, budget + 1):
                 check = final and (used % check_every == 0 or used == budget)
+                # K~ (b e^{(g - g~)/e}): f's update and the row marginal share it (in the
+                # symmetric case a = b, g = f and g~ = f~, so it is f's own product)
+                Kw = _mv(K, b * np.exp((g - ga) / e))
                 if check:
-                    row_before = a * _mv(K, b * np.exp((g - ga) / e)) * np.exp((f - fa) / e)
+                    row_before = a * Kw * np.exp((f - fa) / e)
                 if symmetric:
-                    f = 0.5 * (f + _softmin(K, a * np.exp((f - fa) / e), fa, e, lam))
+                    f = 0.5 * (f + _softmin(Kw, fa, e, lam))
                     g = f
                 else:
-                    f = _softmin(K, b * np.exp((g - ga) / e), fa, e, lam)
+                    f = _softmin(Kw, fa, e, lam)
                     if np.abs(f - fa).max() > big * e:  # absorb before exp((f - fa) / e)
-                        K, fa, ga = _kernel(Cn, f, g, e), f, g
-                        Kt = np.swapaxes(K, -1, -2)
-                    g = _softmin(Kt, a * np.exp((f - fa) / e), ga, e, lam)
+                        K, Kt, fa, ga = _absorb(Cn, f, g, e)
+                    g = _softmin(_mv(Kt, a * np.exp((f - fa) / e)), ga, e, lam)
                 if np.abs(f - fa).max() > big * e or np.abs(g - ga).max() > big * e:
-                    K, fa, ga = _kernel(Cn, f, g, e), f, g  # absorb the scalings
-                    Kt = np.swapaxes(K, -1, -2)
+                    K, Kt, fa, ga = _absorb(Cn, f, g, e)  # absorb the scalings
                 it += 1
                 if check:
                     row = a * _mv(K, b * np.exp((g - ga) / e)) * np.exp((f - fa) / e)
