@@ -268,9 +268,11 @@ class Trainer:
     def _G(G, z: torch.Tensor, y: Optional[torch.Tensor]) -> torch.Tensor:
         return G(z) if y is None else G(z, y)
 
-    def fake_batch(self, y: Optional[torch.Tensor]) -> torch.Tensor:
-        """G(z) for a fresh minibatch of z, asked for classes y in a conditional run."""
-        return self._G(self.g_forward, self.sample_z(self.cfg.data.batch_size), y)
+    def fake_batch(self, y: Optional[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(G(z), z) for a fresh minibatch of z, asked for classes y in a conditional
+        run."""
+        z = self.sample_z(self.cfg.data.batch_size)
+        return self._G(self.g_forward, z, y), z
 
     def d_view(self, x: torch.Tensor, y: Optional[torch.Tensor] = None):
         """D as the objective sees it: stabilizers' input transforms applied first."""
@@ -298,9 +300,8 @@ class Trainer:
     def d_step(self) -> Dict[str, torch.Tensor]:
         """One ascent step of D on V(D, G) for a fresh real and generated minibatch."""
         real, y = self.labelled_batch()
-        z = self.sample_z(self.cfg.data.batch_size)
         with torch.no_grad(), self.precision.autocast():
-            fake = self._G(self.g_forward, z, y)
+            fake, z = self.fake_batch(y)
         D = self.d_for(y)
         with self.precision.autocast():
             if self.objective.d_needs_z:
@@ -322,7 +323,7 @@ class Trainer:
         classes of a fresh real minibatch in a conditional run)."""
         real, y = self._g_batch()
         with self.precision.autocast():
-            fake = self.fake_batch(y)
+            fake, _ = self.fake_batch(y)
         for p in self._d_params:
             p.requires_grad_(False)
         try:
