@@ -58,3 +58,29 @@ def test_cli_scores_a_set_by_name_as_it_scores_the_same_arrays_from_files(tmp_pa
     assert 0 < scores[0]["fid"] < 10  # two samples of real digits: the floor, not 0
     assert main(["eval", "--real", "digitz", "--fake", "digits"]) == 2
     assert "no such file or directory: digitz (nor a built-in data set" in capsys.readouterr().err
+
+
+def test_the_set_comes_at_the_size_of_the_images_it_is_scored_against(tmp_path, capsys):
+    """Samples of a 16 px digits run in a file score against the digits at 16 px, as the
+    run's own evaluations do, not against the native 8 px set: the classifier resizes
+    both to 8 px, and digits upsampled then resized back are not the native ones."""
+    x16 = build_dataset(DataConfig(name="digits", options={"size": 16}), seed=0).test_set()[0]
+    np.save(tmp_path / "f16.npy", x16.numpy())
+    np.save(tmp_path / "f16_last.npy", np.moveaxis(x16.numpy(), 1, -1))  # (n, H, W, C)
+    np.savez(tmp_path / "r16.npz", x=builtin_samples("digits", 500, side=16))
+    np.savez(tmp_path / "r8.npz", x=builtin_samples("digits", 500))
+
+    def fid(real, fake):
+        out = tmp_path / "o.json"
+        assert main(["eval", "--real", str(real), "--fake", str(fake), "--n", "500",
+                     "--features", "digits", "--metrics", "fid", "--out", str(out)]) == 0
+        return json.loads(out.read_text())["metrics"]["fid"]
+
+    by_name = fid("digits", tmp_path / "f16.npy")
+    assert by_name == pytest.approx(fid(tmp_path / "r16.npz", tmp_path / "f16.npy"), rel=1e-12)
+    assert fid("digits", tmp_path / "f16_last.npy") == pytest.approx(by_name, rel=1e-12)
+    assert fid(tmp_path / "r8.npz", tmp_path / "f16.npy") > 2 * by_name  # what it avoids
+    np.save(tmp_path / "f28.npy", np.zeros((4, 1, 28, 28), np.float32))
+    assert main(["eval", "--real", "digits", "--fake", str(tmp_path / "f28.npy")]) == 2
+    assert "images are 28 px, but 'digits' comes at 8, 16, 32, 64 px only" in \
+        capsys.readouterr().err

@@ -28,7 +28,7 @@ from .data.imageio import ImageFolderArray, load_array_file, load_image_folder
 from .metrics import protocol
 from .metrics.base import EvalData, Stats
 from .metrics.base import get as metrics_get
-from .metrics.extract import IMAGE_RANGES, Features, Needs, make_extractor
+from .metrics.extract import IMAGE_RANGES, Features, Needs, image_size, make_extractor
 from .metrics.features import FeatureStats
 from .metrics.inception_input import DEFAULT_PIPELINE, PIPELINES
 from .metrics.protocol import parse_protocol, protocol_pipeline
@@ -50,14 +50,18 @@ def sample_run(run_dir: Union[str, Path], n: int, seed: int = 0,
     return trainer.generate(n, seed=seed).detach().cpu().numpy()
 
 
-def builtin_samples(spec: str, n: Optional[int], like: Optional[str] = None
-                    ) -> Optional[np.ndarray]:
+def builtin_samples(spec: str, n: Optional[int], like: Optional[str] = None,
+                    side: Optional[int] = None) -> Optional[np.ndarray]:
     """Examples of a built-in data set named ``NAME`` (its training split) or
     ``NAME:test`` (its held-out split), or None when NAME is no registered data set.
 
     The set's options are those of the run directory ``like`` when it trained on the
     same data set (so a run is scored against the data at the size it trained on, as
-    its own evaluations are), else the set's defaults. The training split gives ``n``
+    its own evaluations are), else the set's defaults, resized to ``side`` px (the
+    other set's images) when the set comes in several sizes: an image extractor
+    resizes both sets to its own input, and a set upsampled for training then
+    resized back does not match the native images (on digits at 16 px, a run's FID
+    is several times higher against the 8 px set). The training split gives ``n``
     examples (all when ``n`` is None and the set is finite, else 10,000) drawn without
     replacement by the evaluation stream of the set; the test split its first ``n``.
     """
@@ -78,6 +82,8 @@ def builtin_samples(spec: str, n: Optional[int], like: Optional[str] = None
         run_data = load_config(Path(like) / "config.toml").data
         if run_data.name == name:
             cfg = run_data
+    if cfg.options == {} and side is not None:
+        cfg = _sized(cfg, spec, side)
     try:
         data = build_dataset(cfg, seed=0)
     except DataFileError as exc:
@@ -94,13 +100,31 @@ def builtin_samples(spec: str, n: Optional[int], like: Optional[str] = None
     return x.detach().cpu().numpy()
 
 
+def _sized(cfg, spec: str, side: int):
+    """``cfg`` at ``side`` px, when its data set has a ``size`` option with choices."""
+    from dataclasses import fields, replace
+
+    from .registry import DATASETS
+
+    size = {f.name: f for f in fields(DATASETS.get(cfg.name).Options)}.get("size")
+    choices = size.metadata.get("choices") if size is not None else None
+    if choices is None or side == size.default:
+        return cfg
+    if side not in choices:
+        raise ValueError(f"{spec}: the other set's images are {side} px, but {cfg.name!r} "
+                         f"comes at {', '.join(map(str, choices))} px only; resize the "
+                         "images to one of those, or give the real images as a file")
+    return replace(cfg, options={"size": side})
+
+
 def load_samples(path: str, n: Optional[int] = None, seed: int = 0,
-                 like: Optional[str] = None) -> Union[np.ndarray, ImageFolderArray]:
+                 like: Optional[str] = None, side: Optional[int] = None
+                 ) -> Union[np.ndarray, ImageFolderArray]:
     """Samples from a folder of images (lazy), an .npz/.npy file, a run directory, or a
     built-in data set by name (:func:`builtin_samples`; a path that exists wins)."""
     p = Path(path)
     if not p.exists():
-        x = builtin_samples(path, n, like)
+        x = builtin_samples(path, n, like, side)
         if x is not None:
             return x
         raise ValueError(f"no such file or directory: {path} (nor a built-in data set; "
@@ -120,11 +144,23 @@ def load_samples(path: str, n: Optional[int] = None, seed: int = 0,
 
 
 def load_source(path: str, n: Optional[int] = None, seed: int = 0,
-                like: Optional[str] = None) -> Union[np.ndarray, ImageFolderArray, StatsFile]:
+                like: Optional[str] = None, side: Optional[int] = None
+                ) -> Union[np.ndarray, ImageFolderArray, StatsFile]:
     """A stats file's :class:`StatsFile`, else the samples of :func:`load_samples`."""
     if is_stats_file(Path(path)):
         return load_stats_file(path)
-    return load_samples(path, n, seed, like)
+    return load_samples(path, n, seed, like, side)
+
+
+def _square_side(x: Any) -> Optional[int]:
+    """The side of a set of square images, else None (vectors, stats, other shapes)."""
+    if isinstance(x, StatsFile) or getattr(x, "ndim", 0) not in (3, 4):
+        return None
+    try:
+        h, w = image_size(x.shape)
+    except ValueError:
+        return None
+    return h if h == w else None
 
 
 # ---------------------------------------------------------------- command
@@ -152,7 +188,8 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--real", required=True,
                    help="image folder, .npz/.npy, run directory, FID stats .npz, or a "
                    "built-in data set by name (e.g. digits; digits:test for its held-out "
-                   "split), with the options of the --fake run when it trained on it")
+                   "split), with the options of the --fake run when it trained on it, "
+                   "else at the size of the --fake images (e.g. digits at 16 px)")
     p.add_argument("--fake", default=None,
                    help="image folder, .npz/.npy, run directory, FID stats .npz, or a "
                    "built-in data set by name")
@@ -238,9 +275,11 @@ def _check_raw_pair(real: np.ndarray, fake: np.ndarray) -> None:
 
 
 def _featurize(args, names: List[str]) -> Tuple[EvalData, Dict[str, float]]:
-    sources = {"real": load_source(args.real, args.n, args.seed, like=args.fake)}
-    if args.fake is not None:
-        sources["fake"] = load_source(args.fake, args.n, args.seed + 1)
+    fake = load_source(args.fake, args.n, args.seed + 1) if args.fake is not None else None
+    sources = {"real": load_source(args.real, args.n, args.seed, like=args.fake,
+                                   side=_square_side(fake))}
+    if fake is not None:
+        sources["fake"] = fake
     if args.save_stats and isinstance(sources["real"], StatsFile):
         raise ValueError(f"--save-stats: --real {args.real} is already a stats file")
     files = {k for k, v in sources.items() if isinstance(v, StatsFile)}

@@ -23,16 +23,28 @@ from .features import ArrayLike, FeatureStats, as_float64, check_features
 from .protocol import weights_digest
 
 
-def _channels_first(shape: Tuple[int, ...], name: str) -> Callable[[np.ndarray], np.ndarray]:
-    """A function taking batches of a set of this ``shape`` to (b, C, H, W), C <= 3."""
+def _layout(shape: Tuple[int, ...], name: str) -> Tuple[bool, Tuple[int, int]]:
+    """(channels last?, (H, W)) of an image set of this ``shape``."""
     if len(shape) == 3:
-        return lambda b: b[:, None]
+        return False, (shape[1], shape[2])
     last = len(shape) == 4 and shape[1] not in (1, 3, 4) and shape[-1] in (1, 3, 4)
     c = shape[-1] if last else (shape[1] if len(shape) == 4 else 0)
     if len(shape) != 4 or c not in (1, 3, 4):
         raise ValueError(f"{name}: wrong image shape {tuple(shape)}; expected (n, H, W), "
                          "(n, C, H, W) or (n, H, W, C) with C = 1 or 3")
-    if last:
+    return last, ((shape[1], shape[2]) if last else (shape[2], shape[3]))
+
+
+def image_size(shape: Tuple[int, ...], name: str = "images") -> Tuple[int, int]:
+    """(H, W) of an image set of this ``shape``, in any of the layouts above."""
+    return _layout(tuple(shape), name)[1]
+
+
+def _channels_first(shape: Tuple[int, ...], name: str) -> Callable[[np.ndarray], np.ndarray]:
+    """A function taking batches of a set of this ``shape`` to (b, C, H, W), C <= 3."""
+    if len(shape) == 3:
+        return lambda b: b[:, None]
+    if _layout(shape, name)[0]:
         return lambda b: np.moveaxis(b, -1, 1)[:, :3]
     return lambda b: b[:, :3]
 
