@@ -23,15 +23,17 @@ def ring_run(tmp_path_factory):
     return _train(tmp_path_factory.mktemp("ring"))
 
 
-def test_samples_equal_the_trainers_own_for_the_same_z(tmp_path, ring_run):
+def test_samples_equal_the_trainers_own_for_the_same_z(tmp_path, ring_run, capsys):
     run = ring_run
     trainer = Trainer.from_run_dir(run)
     assert main(["sample", str(run), "--n", "300", "--seed", "7",
                  "--out", str(tmp_path / "ema.npz")]) == 0
+    assert "of step 30 (EMA weights; seed 7)" in capsys.readouterr().out
     ema = np.load(tmp_path / "ema.npz")["x"]
     np.testing.assert_array_equal(ema, trainer.generate(300, seed=7).numpy())
     assert main(["sample", str(run), "--n", "300", "--seed", "7", "--raw",
                  "--out", str(tmp_path / "raw.npz")]) == 0
+    assert "(trained weights; seed 7)" in capsys.readouterr().out
     raw = np.load(tmp_path / "raw.npz")["x"]
     with torch.no_grad():
         z = torch.randn(300, trainer.G.z_dim, generator=torch.Generator().manual_seed(7))
@@ -63,13 +65,15 @@ def test_truncated_samples_lie_within_psi_through_the_generator(tmp_path, ring_r
         np.testing.assert_array_equal(x.numpy(), trainer.g_ema.sampler.eval()(z).numpy())
 
 
-def test_image_runs_write_a_folder_of_pngs(tmp_path):
+def test_image_runs_write_a_folder_of_pngs(tmp_path, capsys):
     from PIL import Image
 
     run = _train(tmp_path, "data.name='digits'", "generator.net='dcgan'",
-                 "discriminator.net='dcgan'", "data.batch_size=16", "eval.metrics=[]")
+                 "discriminator.net='dcgan'", "data.batch_size=16", "eval.metrics=[]",
+                 "train.g_ema=0")
     out = tmp_path / "pngs"
     assert main(["sample", str(run), "--n", "12", "--out", str(out)]) == 0
+    assert "(trained weights: the run kept no EMA; seed 0)" in capsys.readouterr().out
     files = sorted(out.iterdir())
     assert [f.name for f in files] == [f"{i:02d}.png" for i in range(12)]
     assert np.asarray(Image.open(files[0])).dtype == np.uint8

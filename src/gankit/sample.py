@@ -62,21 +62,23 @@ def data_shape(cfg: RunConfig, state: dict) -> Tuple[int, ...]:
 
 
 def load_generator(run_dir: str, step: Optional[int] = None, raw: bool = False,
-                   device: str = "cpu") -> Tuple[torch.nn.Module, int]:
-    """(G in eval mode with the checkpoint's weights, the checkpoint's step)."""
+                   device: str = "cpu") -> Tuple[torch.nn.Module, int, bool]:
+    """(G in eval mode with the checkpoint's weights, the checkpoint's step, whether
+    the weights are the EMA's: unless ``raw``, when the run kept one)."""
     run = RunDir.open(run_dir, tensorboard=False)
     cfg = resolve_config(run.config())
     path, state = pick_checkpoint(run, step)
     G = build_net("generator", cfg.generator, data_shape(cfg, state),
                   int(state.get("num_classes", 0)))
     ema = state.get("G_ema") or {}
-    weights = state["G"] if raw or "net" not in ema else ema["net"]
+    use_ema = not raw and "net" in ema
+    weights = ema["net"] if use_ema else state["G"]
     try:
         G.load_state_dict(weights)
     except RuntimeError as exc:
         raise CheckpointError(f"{path}: the generator's weights do not fit its config "
                               f"({str(exc).splitlines()[0]})") from None
-    return G.to(device).eval(), int(state["step"])
+    return G.to(device).eval(), int(state["step"]), use_ema
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
@@ -120,7 +122,7 @@ def cmd_sample(args) -> int:
         raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
     out = Path(args.out)
     _check_out(out)
-    G, step = load_generator(args.run_dir, args.step, args.raw, args.device)
+    G, step, use_ema = load_generator(args.run_dir, args.step, args.raw, args.device)
     classes = asked_classes(G, args.n, args.cls)
     rng = torch.Generator().manual_seed(args.seed)
     x = generate(G, args.n, rng, args.device, args.batch_size, args.truncation,
@@ -134,10 +136,11 @@ def cmd_sample(args) -> int:
         atomic_write_bytes(out, buf.getvalue())
     else:
         write_pngs(x, out)
-    weights = "trained" if args.raw else "EMA (when kept)"
+    weights = ("EMA weights" if use_ema else "trained weights" if args.raw
+               else "trained weights: the run kept no EMA")
     which = "" if args.cls is None else f" of class {args.cls}"
-    print(f"wrote {args.n} samples{which} of step {step} ({weights} weights, seed "
-          f"{args.seed}) to {out}")
+    print(f"wrote {args.n} samples{which} of step {step} ({weights}; seed {args.seed}) "
+          f"to {out}")
     return 0
 
 
