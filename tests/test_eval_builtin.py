@@ -79,6 +79,8 @@ def test_the_set_comes_at_the_size_of_the_images_it_is_scored_against(tmp_path, 
     by_name = fid("digits", tmp_path / "f16.npy")
     assert by_name == pytest.approx(fid(tmp_path / "r16.npz", tmp_path / "f16.npy"), rel=1e-12)
     assert fid("digits", tmp_path / "f16_last.npy") == pytest.approx(by_name, rel=1e-12)
+    assert fid(tmp_path / "f16.npy", "digits") == pytest.approx(  # named on the other side
+        fid(tmp_path / "f16.npy", tmp_path / "r16.npz"), rel=1e-12)
     assert fid(tmp_path / "r8.npz", tmp_path / "f16.npy") > 2 * by_name  # what it avoids
     np.save(tmp_path / "f28.npy", np.zeros((4, 1, 28, 28), np.float32))
     assert main(["eval", "--real", "digits", "--fake", str(tmp_path / "f28.npy")]) == 2

@@ -189,7 +189,8 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
                    help="image folder, .npz/.npy, run directory, FID stats .npz, or a "
                    "built-in data set by name (e.g. digits; digits:test for its held-out "
                    "split), with the options of the --fake run when it trained on it, "
-                   "else at the size of the --fake images (e.g. digits at 16 px)")
+                   "else at the size of the --fake images (e.g. digits at 16 px); "
+                   "--fake takes a set by name the same way")
     p.add_argument("--fake", default=None,
                    help="image folder, .npz/.npy, run directory, FID stats .npz, or a "
                    "built-in data set by name")
@@ -274,12 +275,30 @@ def _check_raw_pair(real: np.ndarray, fake: np.ndarray) -> None:
                          "sets in one dtype and range, or use an image extractor")
 
 
+def _names_a_set(path: str) -> bool:
+    from .registry import DATASETS
+
+    return not Path(path).exists() and path.partition(":")[0] in DATASETS.names()
+
+
+def _load_pair(args) -> Dict[str, Any]:
+    """The real and the fake source; a built-in set named on one side takes its
+    options from the other side's run, or its size from the other side's images."""
+    if args.fake is None:
+        return {"real": load_source(args.real, args.n, args.seed)}
+    if _names_a_set(args.fake) and not _names_a_set(args.real):
+        real = load_source(args.real, args.n, args.seed)
+        fake = load_source(args.fake, args.n, args.seed + 1, like=args.real,
+                           side=_square_side(real))
+    else:
+        fake = load_source(args.fake, args.n, args.seed + 1)
+        real = load_source(args.real, args.n, args.seed, like=args.fake,
+                           side=_square_side(fake))
+    return {"real": real, "fake": fake}
+
+
 def _featurize(args, names: List[str]) -> Tuple[EvalData, Dict[str, float]]:
-    fake = load_source(args.fake, args.n, args.seed + 1) if args.fake is not None else None
-    sources = {"real": load_source(args.real, args.n, args.seed, like=args.fake,
-                                   side=_square_side(fake))}
-    if fake is not None:
-        sources["fake"] = fake
+    sources = _load_pair(args)
     if args.save_stats and isinstance(sources["real"], StatsFile):
         raise ValueError(f"--save-stats: --real {args.real} is already a stats file")
     files = {k for k, v in sources.items() if isinstance(v, StatsFile)}
