@@ -9,6 +9,8 @@ One process, same inputs for everyone, printed ratios (reference time / gankit t
     eval metric's divergence call; eps = 1e-3 x mean cost; the Sinkhorn loss's training
     step against a non-saturating step (batch 256, ring and grid); unbalanced
     transport (rho 1) on grid batches of 256 and 384 vs POT's sinkhorn_unbalanced;
+    balanced transport on the same batches in float32 and float64, with and without
+    the kernel's floor, vs POT's sinkhorn_log;
   * Inception-v3 (random weights) feature extraction, images/s on the CPU;
   * memory: FeatureStats on float32 features, Gaussian MMD (tracemalloc peaks).
 
@@ -398,6 +400,40 @@ def bench_memory(quick):
           f"(one full (m+n)^2 kernel matrix: {(2 * m) ** 2 * 8 / 2**20:.0f} MB)")
 
 
+def bench_sinkhorn_floor(quick):
+    """Balanced transport on grid batch pairs (the Sinkhorn toy loss's call without rho)
+    in float32 and float64: gankit's scaling path with its kernel floor, the same path
+    with the floor off (the solver before it), and POT's sinkhorn_log, at the same
+    budget and tolerance; plans compared with a converged float64 solve."""
+    from gankit.ot import scaling
+
+    floor = scaling._kernel_floor
+    for n in ((256,) if quick else (256, 384)):
+        fake, real = _grid_batches(n, 0)
+        C64 = cost_matrix(fake, real).double()
+        for eps in (1e-4, 2.5e-3, 0.05):
+            ref = sinkhorn_solve(C64, eps, 50_000, 1e-12, grad="envelope").plan
+            for dtype in (torch.float32, torch.float64):
+                C = C64.to(dtype)
+                for its in (100, 1000):
+                    ours, t_ours = timed(sinkhorn_solve, C, eps, its, 1e-6, grad="envelope")
+                    scaling._kernel_floor = lambda dtype: -float("inf")  # noqa: E731
+                    try:
+                        old, t_old = timed(sinkhorn_solve, C, eps, its, 1e-6, grad="envelope")
+                    finally:
+                        scaling._kernel_floor = floor
+                    pot, t_pot = timed(_pot, "sinkhorn_log", C64.numpy(), eps, 1e-6, its,
+                                       plan=True)
+                    d = [float((p.double() - ref).abs().sum()) for p in (ours.plan, old.plan)]
+                    d_pot = float(np.abs(pot[0] - ref.numpy()).sum())
+                    print(f"Balanced Sinkhorn n={n} eps={eps:g} {str(dtype)[6:]}, {its} it, "
+                          f"tol 1e-6: gankit {t_ours * 1e3:.1f} ms (L1 to converged "
+                          f"{d[0]:.1e}); without the floor {t_old * 1e3:.1f} ms ({d[1]:.1e}) "
+                          f"= {t_old / t_ours:.1f}x; POT sinkhorn_log (float64) "
+                          f"{t_pot * 1e3:.1f} ms ({d_pot:.1e}) = {t_pot / t_ours:.1f}x",
+                          flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke test")
@@ -428,6 +464,7 @@ def main():
         bench_sinkhorn_small_eps(300 if args.quick else 1000)
         bench_sinkhorn_loss(5 if args.quick else 50)
         bench_sinkhorn_unbalanced(args.quick)
+        bench_sinkhorn_floor(args.quick)
     if run("inception"):
         bench_inception(16, 1 if args.quick else 4)
     if run("memory"):

@@ -1,3 +1,4 @@
+import math
 import warnings
 
 import numpy as np
@@ -218,7 +219,9 @@ def test_symmetric_updates_match_the_full_solve():
         assert sym.err < 1e-13 and sym.n_iters < 200
         np.testing.assert_allclose(sym.plan.sum(0), np.full(70, 1 / 70), atol=1e-14)
         gibbs = ((sym.f[:, None] + sym.g[None] - C) / eps).exp()
-        np.testing.assert_allclose(sym.plan, gibbs, rtol=1e-9, atol=1e-300)
+        # entries whose kernel exponent is below the floor (exp(-510) in float64) are
+        # raised to it: they may differ from the Gibbs form by up to 1e-93, no more
+        np.testing.assert_allclose(sym.plan, gibbs, rtol=1e-9, atol=1e-93)
         np.testing.assert_allclose(sym.plan, sym.plan.T, atol=1e-16)
         full = sinkhorn_solve(C, eps, 30000, 1e-13, method="log")
         assert sym.cost.item() == pytest.approx(full.cost.item(), rel=rel)
@@ -338,3 +341,25 @@ def test_over_relaxation_from_the_measured_rate_and_its_safeguard():
     off.update(1e-2)
     off.update(1e-3)
     assert off.w == 1.0
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_kernel_exponents_below_the_floor_are_raised_to_it(dtype):
+    """The stabilised kernel keeps no subnormal entry (exp's slow path, and products
+    with the scalings that would be subnormal too): exponents below the floor give
+    exp(floor), a normal number even divided by the largest scaling; the rest are exp
+    itself."""
+    from gankit.ot.scaling import _big, _kernel_exp_, _kernel_floor
+
+    floor, tiny = _kernel_floor(dtype), torch.finfo(dtype).tiny
+    x = torch.linspace(-1e4, 0, 100_001, dtype=torch.float64)
+    k = _kernel_exp_(x.to(dtype, copy=True))  # in place
+    low = x < floor
+    assert low.any() and (~low).any()
+    assert (k[low] == torch.tensor(floor, dtype=dtype).exp()).all()
+    exact = x[~low].to(dtype).double().exp().to(dtype)  # exp of the rounded exponents
+    torch.testing.assert_close(k[~low], exact, rtol=1e-6 if dtype == torch.float32
+                               else 1e-15, atol=0)
+    assert float(k.min()) / _big(dtype) >= tiny  # k / big stays normal
+    assert math.exp(floor) * _big(dtype) ** 2 < (1e-92 if dtype == torch.float64 else 1e-11)
+    assert _kernel_floor(torch.float16) == -math.inf  # half precision: no floor

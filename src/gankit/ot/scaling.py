@@ -1,7 +1,9 @@
 """The scaling-domain Sinkhorn path of :mod:`gankit.ot`: matrix-vector iterations on a
 stabilised kernel with absorption and eps-scaling (Schmitzer 2019), over-relaxed at the
 target eps (Thibault et al. 2017), and the symmetric update for self-transport (Feydy et
-al. 2019); it hands over to the log domain should it meet inf or NaN."""
+al. 2019); it hands over to the log domain should it meet inf or NaN, or end unconverged
+with scalings out of the range absorption keeps them in. Kernel exponents are floored
+(:func:`_kernel_floor`) so that neither exp nor the products meet subnormal numbers."""
 from __future__ import annotations
 
 import math
@@ -21,12 +23,29 @@ def _numpy_ok(t: Tensor) -> bool:
     return t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64)
 
 
-def _exp_(x: Tensor) -> Tensor:
-    """exp in place; numpy's vectorised exp on the CPU (about 2x torch's in float64)."""
+def _kernel_floor(dtype: torch.dtype) -> float:
+    """The lowest kernel exponent kept: -510 in float64, -63 in float32. exp of it times
+    the smallest scaling (1 / _big) is still a normal number, so no product K v has a
+    subnormal term, and times the largest squared (u_i v_j <= _big^2) it is below 1e-93
+    in float64 and 3e-12 in float32: an entry raised to it moves the plan by less than
+    that. Below it, exp's underflow path and subnormal products made the same solve up to
+    15x slower in float64 and 25x in float32 (BENCHMARKS.md, "Sinkhorn: plain speed
+    with log-domain safety, and the loss step"). Half precisions have no room for such a
+    floor: -inf (none)."""
+    if dtype not in (torch.float32, torch.float64):
+        return -math.inf
+    return 0.9 * (math.log(torch.finfo(dtype).tiny) + math.log(_big(dtype)))
+
+
+def _kernel_exp_(x: Tensor) -> Tensor:
+    """exp in place of kernel exponents (all <= 0), those below :func:`_kernel_floor`
+    raised to it; numpy's vectorised exp on the CPU (about 2x torch's in float64)."""
+    floor = _kernel_floor(x.dtype)
     if _numpy_ok(x) and x.is_contiguous():
+        np.maximum(x.numpy(), floor, out=x.numpy())
         np.exp(x.numpy(), out=x.numpy())
         return x
-    return x.exp_()
+    return x.clamp_min_(floor).exp_()
 
 
 def _views(*ts: Tensor):
@@ -111,7 +130,7 @@ def _row_kernel(C: Tensor, g: Tensor, e: float, a: Tensor, buf: Tensor):
     whole; u = a / K~ 1 completes the row update. Returns K~ (in ``buf``), f, u."""
     K = torch.add((g / e).unsqueeze(-2), C, alpha=-1.0 / e, out=buf)
     mx = K.amax(-1, keepdim=True)
-    _exp_(K.sub_(mx))
+    _kernel_exp_(K.sub_(mx))
     return K, -e * mx.squeeze(-1), a / K.sum(-1)
 
 
@@ -160,10 +179,11 @@ def _scaling_iterate(C: Tensor, eps: float, log_a: Tensor, log_b: Tensor, n_iter
             budget = _stage_budget(n_iters, it, len(schedule) - k, final)
             u, v, used, err = _stage(*_views(K, u, a, b), budget, tol if final else 0.0,
                                      check_every if final else budget, big, relax)
-            if not math.isfinite(err):
+            u, v = _tensor(u), _tensor(v)
+            if not math.isfinite(err) or (it + used >= n_iters and err >= tol and (
+                    _out_of_range(v, big) or _out_of_range(u / a, big))):
                 raise _Unstable(g, it)
             it += used
-            u, v = _tensor(u), _tensor(v)
             g = g + e * v.log()
             if err < tol or it >= n_iters or not final:
                 break
@@ -176,7 +196,7 @@ def _sym_kernel(C: Tensor, f: Tensor, e: float, buf: Tensor):
     Returns K~ (in ``buf``) and the potential it absorbs, f - e s / 2."""
     K = torch.add((f / e).unsqueeze(-1), C, alpha=-1.0 / e, out=buf).add_((f / e).unsqueeze(-2))
     s = K.amax((-2, -1), keepdim=True)
-    _exp_(K.sub_(s))
+    _kernel_exp_(K.sub_(s))
     return K, f - 0.5 * e * s.squeeze(-1)
 
 
@@ -212,10 +232,11 @@ def _symmetric_iterate(C: Tensor, eps: float, log_a: Tensor, n_iters: int, tol: 
             u, used, err = _sym_stage(*_views(K, torch.ones_like(a), a), budget,
                                       tol if final else 0.0,
                                       check_every if final else budget, big)
-            if not math.isfinite(err):
+            u = _tensor(u)
+            if not math.isfinite(err) or (it + used >= n_iters and err >= tol
+                                          and _out_of_range(u, big)):
                 raise _Unstable(f, it)
             it += used
-            u = _tensor(u)
             f = f_abs + e * u.log()
             if err < tol or it >= n_iters or not final:
                 break
@@ -224,7 +245,9 @@ def _symmetric_iterate(C: Tensor, eps: float, log_a: Tensor, n_iters: int, tol: 
 
 
 def _fast_solve(C, eps, log_a, log_b, n_iters, tol, check_every, symmetric, top):
-    """The scaling path, handing over to the log domain if it ever meets inf / NaN."""
+    """The scaling path, handing over to the log domain if it ever meets inf / NaN, or
+    ends its budget unconverged with scalings outside [1 / _big, _big] (the kernel it
+    ended on could not hold the plan: a whole column lost to the kernel's floor)."""
     try:
         with np.errstate(all="ignore"):
             if symmetric:
