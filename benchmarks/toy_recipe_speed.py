@@ -1,8 +1,9 @@
 """Where the toy recipe's time goes, and what each change of ``configs/ns_r1_ema.toml``
 saves: milliseconds a training step of the recipe as it stood (batch 512, MLPs 128 x 3,
 R1 on every D step) and with each change applied in turn (batch 256, D width 64, R1 lazy
-on one D step in 4), timed alternately in one process (so load hits all alike), one
-thread, on the ring. ``--profile`` adds torch's operator table for the current preset.
+on one D step in 4), then the preset as it is now (D width 128 again), timed alternately
+in one process (so load hits all alike), one thread, on the ring. ``--profile`` adds
+torch's operator table for the current preset.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/toy_recipe_speed.py
 """
@@ -24,8 +25,10 @@ RECIPES: Dict[str, List[str]] = {
         "data.batch_size=512", "discriminator.width=128", "stabilizers.0.every=1"],
     "batch 256": ["data.batch_size=256", "discriminator.width=128", "stabilizers.0.every=1"],
     "+ D width 64": ["data.batch_size=256", "discriminator.width=64", "stabilizers.0.every=1"],
-    "+ R1 lazy, one D step in 4 (the preset)": [
+    "+ R1 lazy, one D step in 4 (the preset until D went back to 128)": [
         "data.batch_size=256", "discriminator.width=64", "stabilizers.0.every=4"],
+    "D width 128 again, R1 lazy (the preset, with EMA 0.98 and R1 gamma 0.1)": [
+        "data.batch_size=256", "discriminator.width=128", "stabilizers.0.every=4"],
 }
 
 

@@ -114,11 +114,11 @@ def test_dataclass_defaults_are_valid():
 
 def test_set_reaches_into_a_list_of_tables_by_index_or_unique_name():
     # [[stabilizers]] is a list of tables; a sweep axis on R1's gamma must reach it
-    by_index = read_config("ns_r1_ema", ["stabilizers.0.gamma=0.1"])
+    by_index = read_config("ns_r1_ema", ["stabilizers.0.gamma=0.5"])
     by_name = read_config("ns_r1_ema", ["stabilizers.r1.samples=32"])
-    assert by_index.stabilizers[0].options["gamma"] == 0.1
+    assert by_index.stabilizers[0].options["gamma"] == 0.5
     assert by_name.stabilizers[0].options["samples"] == 32
-    assert by_name.stabilizers[0].options["gamma"] == 0.3  # the rest untouched
+    assert by_name.stabilizers[0].options["gamma"] == 0.1  # the rest untouched
     for bad, words in [("stabilizers.3.gamma=1", "valid: 0, r1"),
                        ("stabilizers.r2.gamma=1", "no entry 'r2'"),
                        ("stabilizers.gamma=1", "list of tables")]:

@@ -23,7 +23,7 @@ PRESETS = {
                          "g_loss"),
     "preference": ("preference", ("objective", "name", "preference"), "d_pair_acc"),
     "fm_ls_ema": ("feature_matching", ("train", "g_ema", 0.999), "g_loss"),
-    "ns_r1_ema": ("nonsaturating", ("train", "g_ema", 0.999), "d_real"),
+    "ns_r1_ema": ("nonsaturating", ("train", "g_ema", 0.98), "d_real"),
     "sinkhorn": ("sinkhorn", ("objective", "eps", 0.05), "sinkhorn"),
 }
 
@@ -76,11 +76,11 @@ def test_ns_r1_ema_preset_is_the_benchmarked_setting():
     cfg = load_config(CONFIGS / "ns_r1_ema.toml")
     assert cfg.objective.name == "nonsaturating"
     assert [(s.name, s.options) for s in cfg.stabilizers] == [
-        ("r1", {"gamma": 0.3, "on": "real", "every": 4, "samples": 64,
+        ("r1", {"gamma": 0.1, "on": "real", "every": 4, "samples": 64,
                 "gamma_final": 0.0, "gamma_steps": 0})]  # gamma_*: defaults
-    assert (cfg.train.g_ema, cfg.train.steps, cfg.data.batch_size) == (0.999, 16000, 256)
+    assert (cfg.train.g_ema, cfg.train.steps, cfg.data.batch_size) == (0.98, 16000, 256)
     assert cfg.generator.options["z_dim"] == 2
-    assert (cfg.generator.options["width"], cfg.discriminator.options["width"]) == (128, 64)
+    assert (cfg.generator.options["width"], cfg.discriminator.options["width"]) == (128, 128)
     for o in (cfg.g_optim, cfg.d_optim):
         assert (o.lr, o.beta1, o.beta2, o.lr_decay, o.decay_fraction) == (
             2e-3, 0.0, 0.99, "linear", 0.75)
