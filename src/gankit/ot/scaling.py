@@ -2,7 +2,7 @@
 stabilised kernel with absorption and eps-scaling (Schmitzer 2019), over-relaxed at the
 target eps (Thibault et al. 2017), and the symmetric update for self-transport (Feydy et
 al. 2019); it hands over to the log domain should it meet inf or NaN, or end unconverged
-with scalings out of the range absorption keeps them in. Kernel exponents are floored
+on a kernel with a line lost to its floor. Kernel exponents are floored
 (:func:`_kernel_floor`) so that neither exp nor the products meet subnormal numbers."""
 from __future__ import annotations
 
@@ -156,6 +156,15 @@ def _stage(K, u, a, b, budget: int, tol: float, check_every: int, big: float,
     raise ValueError("empty stage")
 
 
+def _lost_line(K: Tensor, dim: int) -> bool:
+    """Whether a column (``dim`` -2) or row (-1) of the kernel lies wholly on its floor:
+    a line the kernel cannot resolve, which without the floor would have underflowed
+    to 0 and made the scalings infinite. Mid-ladder the absorption that follows repairs
+    it; a budget that ends on it ends on a plan with no information in that line."""
+    floor = math.exp(_kernel_floor(K.dtype))  # twice it below: exp's last bit may differ
+    return bool((K.amax(dim) <= 2 * floor).any())
+
+
 class _Unstable(Exception):
     """The scaling iterations met inf / NaN; the log-domain path takes over from g."""
 
@@ -179,11 +188,11 @@ def _scaling_iterate(C: Tensor, eps: float, log_a: Tensor, log_b: Tensor, n_iter
             budget = _stage_budget(n_iters, it, len(schedule) - k, final)
             u, v, used, err = _stage(*_views(K, u, a, b), budget, tol if final else 0.0,
                                      check_every if final else budget, big, relax)
-            u, v = _tensor(u), _tensor(v)
-            if not math.isfinite(err) or (it + used >= n_iters and err >= tol and (
-                    _out_of_range(v, big) or _out_of_range(u / a, big))):
+            if not math.isfinite(err) or (it + used >= n_iters and err >= tol
+                                          and _lost_line(K, -2)):
                 raise _Unstable(g, it)
             it += used
+            u, v = _tensor(u), _tensor(v)
             g = g + e * v.log()
             if err < tol or it >= n_iters or not final:
                 break
@@ -232,11 +241,11 @@ def _symmetric_iterate(C: Tensor, eps: float, log_a: Tensor, n_iters: int, tol: 
             u, used, err = _sym_stage(*_views(K, torch.ones_like(a), a), budget,
                                       tol if final else 0.0,
                                       check_every if final else budget, big)
-            u = _tensor(u)
             if not math.isfinite(err) or (it + used >= n_iters and err >= tol
-                                          and _out_of_range(u, big)):
+                                          and _lost_line(K, -1)):
                 raise _Unstable(f, it)
             it += used
+            u = _tensor(u)
             f = f_abs + e * u.log()
             if err < tol or it >= n_iters or not final:
                 break
@@ -246,8 +255,7 @@ def _symmetric_iterate(C: Tensor, eps: float, log_a: Tensor, n_iters: int, tol: 
 
 def _fast_solve(C, eps, log_a, log_b, n_iters, tol, check_every, symmetric, top):
     """The scaling path, handing over to the log domain if it ever meets inf / NaN, or
-    ends its budget unconverged with scalings outside [1 / _big, _big] (the kernel it
-    ended on could not hold the plan: a whole column lost to the kernel's floor)."""
+    ends its budget unconverged on a kernel with a line lost to the floor."""
     try:
         with np.errstate(all="ignore"):
             if symmetric:
