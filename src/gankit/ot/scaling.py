@@ -27,11 +27,10 @@ def _kernel_floor(dtype: torch.dtype) -> float:
     """The lowest kernel exponent kept: -510 in float64, -63 in float32. exp of it times
     the smallest scaling (1 / _big) is still a normal number, so no product K v has a
     subnormal term, and times the largest squared (u_i v_j <= _big^2) it is below 1e-93
-    in float64 and 3e-12 in float32: an entry raised to it moves the plan by less than
-    that. Below it, exp's underflow path and subnormal products made the same solve up to
-    15x slower in float64 and 25x in float32 (BENCHMARKS.md, "Sinkhorn: plain speed
-    with log-domain safety, and the loss step"). Half precisions have no room for such a
-    floor: -inf (none)."""
+    in float64 and 2e-12 in float32: an entry raised to it moves the plan by less than
+    that. Below it, exp's underflow path and subnormal products slow every solve that
+    meets them (BENCHMARKS.md, "Sinkhorn: plain speed with log-domain safety, and the
+    loss step"). Half precisions have no room for such a floor: -inf (none)."""
     if dtype not in (torch.float32, torch.float64):
         return -math.inf
     return 0.9 * (math.log(torch.finfo(dtype).tiny) + math.log(_big(dtype)))
