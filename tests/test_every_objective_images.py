@@ -108,7 +108,17 @@ def test_an_evaluation_raising_at_step_0_keeps_a_step_0_checkpoint(tmp_path):
     assert [p.name for p in CheckpointManager(run.path).list()] == ["ckpt-000000000.safetensors"]
 
 
-def test_ctrl_c_during_a_step_finishes_it_saves_and_resumes_exactly(tmp_path):
+@pytest.fixture
+def default_sigint():
+    """Python's own Ctrl-C handler for the test: a process started in the background by a
+    shell without job control inherits SIGINT ignored, and then neither the loop's hold
+    nor the signal the test sends would act."""
+    was = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, was)
+
+
+def test_ctrl_c_during_a_step_finishes_it_saves_and_resumes_exactly(tmp_path, default_sigint):
     sets = tiny_sets(tmp_path, steps=20, **{"train.ckpt_every": 0, "train.eval_every": 0})
     cfg = load_config(sets=sets)
     t = Trainer(cfg)
@@ -133,6 +143,99 @@ def test_ctrl_c_during_a_step_finishes_it_saves_and_resumes_exactly(tmp_path):
     fit(whole, RunDir.create(load_config(sets=sets), tensorboard=False))
     for name, p in whole.G.state_dict().items():
         assert torch.equal(p, resumed.G.state_dict()[name]), name
+
+
+@pytest.fixture
+def default_sigterm():
+    was = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    yield
+    signal.signal(signal.SIGTERM, was)
+
+
+def test_sigterm_during_a_step_finishes_it_saves_and_exits_143(tmp_path, default_sigterm):
+    """kill, timeout and a SLURM cancel send SIGTERM: the run keeps the state of the step
+    under way, as on Ctrl-C, and exits with 128 + 15; a resume then ends where an
+    uninterrupted run does."""
+    from gankit.loop import Terminated
+
+    sets = tiny_sets(tmp_path, steps=20, **{"train.ckpt_every": 0, "train.eval_every": 0})
+    cfg = load_config(sets=sets)
+    t = Trainer(cfg)
+    real_g_step = t.g_step
+
+    def g_step():
+        if t.step == 7:  # D has stepped, G has not
+            assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL  # else it kills
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_g_step()
+
+    t.g_step = g_step
+    run = RunDir.create(cfg, tensorboard=False)
+    with pytest.raises(Terminated) as stopped:
+        fit(t, run)
+    assert stopped.value.code == 143 and t.step == 8
+    _, state = CheckpointManager(run.path).load_latest()
+    assert state["step"] == 8
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    resumed = Trainer.from_run_dir(run.path)
+    fit(resumed, RunDir.open(run.path, False))
+    whole = Trainer(load_config(sets=sets))
+    fit(whole, RunDir.create(load_config(sets=sets), tensorboard=False))
+    for name, p in whole.G.state_dict().items():
+        assert torch.equal(p, resumed.G.state_dict()[name]), name
+
+
+def test_sigterm_between_steps_stops_at_once_with_a_checkpoint(tmp_path, default_sigterm):
+    from gankit.loop import Terminated
+
+    cfg = load_config(sets=tiny_sets(tmp_path, steps=20, **{"train.ckpt_every": 0,
+                                                             "train.eval_every": 0}))
+    t = Trainer(cfg)
+    run = RunDir.create(cfg, tensorboard=False)
+    real_log = run.log
+
+    def log(step, kind, values):  # between steps: after step 5's logs are averaged
+        real_log(step, kind, values)
+        if step == 5:
+            assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL  # else it kills
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    run.log = log
+    with pytest.raises(Terminated):
+        fit(t, run)
+    assert t.step == 5
+    _, state = CheckpointManager(run.path).load_latest()
+    assert state["step"] == 5
+
+
+def test_gankit_train_killed_exits_143_with_a_checkpoint(tmp_path):
+    """The command as a user runs it: `kill PID` mid-run ends it with status 143 and
+    a checkpoint of the last completed step, named on stderr."""
+    import subprocess
+    import sys
+    import time
+
+    sets = tiny_sets(tmp_path, steps=1_000_000, **{"train.ckpt_every": 0,
+                                                    "train.eval_every": 0, "name": "k"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gankit", "train"] + [a for x in sets for a in ("--set", x)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not any(
+                '"train"' in p.read_text() for p in tmp_path.glob("k*/metrics.jsonl")):
+            assert proc.poll() is None, proc.stderr.read()
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, err
+    (run,) = tmp_path.glob("k*")
+    _, state = CheckpointManager(run).load_latest()
+    assert 5 <= state["step"] < 1_000_000
+    assert f"stopped at step {state['step']} (Terminated); saved" in err
 
 
 def test_divergence_keeps_the_last_good_checkpoint_and_writes_no_partial_step(tmp_path):

@@ -78,12 +78,14 @@ def fit(trainer: Trainer, run: RunDir) -> Dict[str, Any]:
     """Train until ``train.steps``, logging, evaluating and checkpointing on schedule.
 
     Returns the last evaluation. A run that stops early keeps a checkpoint of where it
-    was: when an evaluation, a log or a plot raises, or on Ctrl-C (SIGINT is held until
-    the step under way completes), the state after the last completed step is saved
-    before the exception goes on. A non-finite loss raises :class:`DivergenceError`; the
-    step it happened in has already changed D, so that state is not one a resume could
-    continue exactly, and the checkpoints already written stay as they are (the newest
-    is the last good state). With several ranks only rank 0 writes (logs, snapshots,
+    was: when an evaluation, a log or a plot raises, on Ctrl-C, or on SIGTERM (what
+    ``kill``, ``timeout`` and a SLURM cancel or preemption send; it raises
+    :class:`Terminated`), the state after the last completed step is saved before the
+    exception goes on; a signal that comes during a step is held until the step ends.
+    A non-finite loss raises :class:`DivergenceError`; the step it happened in has
+    already changed D, so that state is not one a resume could continue exactly, and
+    the checkpoints already written stay as they are (the newest is the last good
+    state). With several ranks only rank 0 writes (logs, snapshots,
     checkpoints) and evaluates; logged values are averaged over ranks, and a stopped
     run saves nothing more (saving is collective).
     """
@@ -110,7 +112,7 @@ def fit(trainer: Trainer, run: RunDir) -> Dict[str, Any]:
 
 
 def _train(trainer: Trainer, run: RunDir, state: "_Stop", progress: Optional[Progress],
-           interrupted: List[bool], last_eval: Dict[str, Any]) -> Dict[str, Any]:
+           interrupted: List[type], last_eval: Dict[str, Any]) -> Dict[str, Any]:
     """The steps of :func:`fit`, each followed by what is due after it."""
     cfg, main = trainer.cfg.train, trainer.world.is_main
     mean, rollbacks = _Mean(), 0
@@ -124,7 +126,7 @@ def _train(trainer: Trainer, run: RunDir, state: "_Stop", progress: Optional[Pro
             continue
         state.in_step = False
         if interrupted:
-            raise KeyboardInterrupt
+            raise interrupted[0]()
         mean.add(logs)
         step = trainer.step
         logged = None
@@ -172,30 +174,43 @@ class _Stop:
               file=sys.stderr, flush=True)
 
 
+class Terminated(SystemExit):
+    """SIGTERM stopped the run (after its checkpoint was saved); exit status 143."""
+
+    def __init__(self) -> None:
+        super().__init__(128 + signal.SIGTERM)
+
+
 @contextlib.contextmanager
-def _held_interrupts(state: _Stop) -> Iterator[List[bool]]:
-    """Hold a SIGINT (Ctrl-C) that comes during a step until the step ends: the list it
-    yields becomes non-empty, and the loop raises KeyboardInterrupt at the step's end.
-    Between steps, or at a second SIGINT, KeyboardInterrupt is raised at once. Only in
-    the main thread, and only when SIGINT has Python's default handler (nothing else
-    has claimed it)."""
-    flag: List[bool] = []
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+def _held_interrupts(state: _Stop) -> Iterator[List[type]]:
+    """Hold a SIGINT (Ctrl-C) or a SIGTERM that comes during a step until the step ends:
+    the list it yields gets the exception to raise (KeyboardInterrupt, :class:`Terminated`)
+    and the loop raises it at the step's end. Between steps, or at a second signal of
+    the kind, it is raised at once. Only in the main thread, and for each signal only
+    when it has Python's default disposition (nothing else has claimed it; a shell that
+    starts a job in the background without job control leaves SIGINT ignored)."""
+    flag: List[type] = []
+    if threading.current_thread() is not threading.main_thread():
         yield flag
         return
+    defaults = {signal.SIGINT: (signal.default_int_handler, KeyboardInterrupt),
+                signal.SIGTERM: (signal.SIG_DFL, Terminated)}
+    claimed = {sig: how for sig, how in defaults.items() if signal.getsignal(sig) is how[0]}
 
     def hold(signum, frame):
+        default, error = claimed[signum]
         if not state.in_step:
-            raise KeyboardInterrupt
-        flag.append(True)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise error()
+        flag.append(error)
+        signal.signal(signum, default)
 
-    signal.signal(signal.SIGINT, hold)
+    for sig in claimed:
+        signal.signal(sig, hold)
     try:
         yield flag
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for sig, (default, _) in claimed.items():
+            signal.signal(sig, default)
 
 
 def _roll_back(trainer: Trainer, ckpts: CheckpointManager, run: RunDir,
