@@ -10,7 +10,7 @@ import torch
 from conftest import tiny_sets
 from gankit.checkpoint import CheckpointManager
 from gankit.components import load_config
-from gankit.loop import fit
+from gankit.loop import Terminated, fit
 from gankit.registry import OBJECTIVES
 from gankit.rundir import RunDir
 from gankit.train import Trainer
@@ -108,17 +108,22 @@ def test_an_evaluation_raising_at_step_0_keeps_a_step_0_checkpoint(tmp_path):
     assert [p.name for p in CheckpointManager(run.path).list()] == ["ckpt-000000000.safetensors"]
 
 
-@pytest.fixture
-def default_sigint():
-    """Python's own Ctrl-C handler for the test: a process started in the background by a
-    shell without job control inherits SIGINT ignored, and then neither the loop's hold
-    nor the signal the test sends would act."""
-    was = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, was)
+@pytest.fixture(params=[(signal.SIGINT, signal.default_int_handler, KeyboardInterrupt),
+                        (signal.SIGTERM, signal.SIG_DFL, Terminated)], ids=["ctrl-c", "sigterm"])
+def stop_signal(request):
+    """Ctrl-C, and SIGTERM (kill, timeout, a SLURM cancel), each with Python's default
+    disposition for the test: a process started in the background by a shell without
+    job control inherits SIGINT ignored, and then neither the loop's hold nor the
+    signal the test sends would act."""
+    sig, default, _ = request.param
+    was = signal.signal(sig, default)
+    yield request.param
+    signal.signal(sig, was)
 
 
-def test_ctrl_c_during_a_step_finishes_it_saves_and_resumes_exactly(tmp_path, default_sigint):
+def test_a_stop_signal_during_a_step_finishes_it_saves_and_resumes_exactly(tmp_path,
+                                                                           stop_signal):
+    sig, default, error = stop_signal
     sets = tiny_sets(tmp_path, steps=20, **{"train.ckpt_every": 0, "train.eval_every": 0})
     cfg = load_config(sets=sets)
     t = Trainer(cfg)
@@ -126,17 +131,18 @@ def test_ctrl_c_during_a_step_finishes_it_saves_and_resumes_exactly(tmp_path, de
 
     def g_step():
         if t.step == 7:  # D has stepped, G has not: the signal arrives mid-step
-            os.kill(os.getpid(), signal.SIGINT)
+            assert signal.getsignal(sig) is not default  # held (a default SIGTERM kills)
+            os.kill(os.getpid(), sig)
         return real_g_step()
 
     t.g_step = g_step
     run = RunDir.create(cfg, tensorboard=False)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(error):
         fit(t, run)
     assert t.step == 8  # the step under way completed
     _, state = CheckpointManager(run.path).load_latest()
     assert state["step"] == 8
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(sig) is default
     resumed = Trainer.from_run_dir(run.path)
     fit(resumed, RunDir.open(run.path, False))
     whole = Trainer(load_config(sets=sets))
@@ -145,49 +151,8 @@ def test_ctrl_c_during_a_step_finishes_it_saves_and_resumes_exactly(tmp_path, de
         assert torch.equal(p, resumed.G.state_dict()[name]), name
 
 
-@pytest.fixture
-def default_sigterm():
-    was = signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    yield
-    signal.signal(signal.SIGTERM, was)
-
-
-def test_sigterm_during_a_step_finishes_it_saves_and_exits_143(tmp_path, default_sigterm):
-    """kill, timeout and a SLURM cancel send SIGTERM: the run keeps the state of the step
-    under way, as on Ctrl-C, and exits with 128 + 15; a resume then ends where an
-    uninterrupted run does."""
-    from gankit.loop import Terminated
-
-    sets = tiny_sets(tmp_path, steps=20, **{"train.ckpt_every": 0, "train.eval_every": 0})
-    cfg = load_config(sets=sets)
-    t = Trainer(cfg)
-    real_g_step = t.g_step
-
-    def g_step():
-        if t.step == 7:  # D has stepped, G has not
-            assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL  # else it kills
-            os.kill(os.getpid(), signal.SIGTERM)
-        return real_g_step()
-
-    t.g_step = g_step
-    run = RunDir.create(cfg, tensorboard=False)
-    with pytest.raises(Terminated) as stopped:
-        fit(t, run)
-    assert stopped.value.code == 143 and t.step == 8
-    _, state = CheckpointManager(run.path).load_latest()
-    assert state["step"] == 8
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
-    resumed = Trainer.from_run_dir(run.path)
-    fit(resumed, RunDir.open(run.path, False))
-    whole = Trainer(load_config(sets=sets))
-    fit(whole, RunDir.create(load_config(sets=sets), tensorboard=False))
-    for name, p in whole.G.state_dict().items():
-        assert torch.equal(p, resumed.G.state_dict()[name]), name
-
-
-def test_sigterm_between_steps_stops_at_once_with_a_checkpoint(tmp_path, default_sigterm):
-    from gankit.loop import Terminated
-
+def test_a_stop_signal_between_steps_stops_at_once_with_a_checkpoint(tmp_path, stop_signal):
+    sig, default, error = stop_signal
     cfg = load_config(sets=tiny_sets(tmp_path, steps=20, **{"train.ckpt_every": 0,
                                                              "train.eval_every": 0}))
     t = Trainer(cfg)
@@ -197,11 +162,11 @@ def test_sigterm_between_steps_stops_at_once_with_a_checkpoint(tmp_path, default
     def log(step, kind, values):  # between steps: after step 5's logs are averaged
         real_log(step, kind, values)
         if step == 5:
-            assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL  # else it kills
-            os.kill(os.getpid(), signal.SIGTERM)
+            assert signal.getsignal(sig) is not default
+            os.kill(os.getpid(), sig)
 
     run.log = log
-    with pytest.raises(Terminated):
+    with pytest.raises(error):
         fit(t, run)
     assert t.step == 5
     _, state = CheckpointManager(run.path).load_latest()
