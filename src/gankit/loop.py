@@ -186,15 +186,17 @@ def _held_interrupts(state: _Stop) -> Iterator[List[type]]:
     """Hold a SIGINT (Ctrl-C) or a SIGTERM that comes during a step until the step ends:
     the list it yields gets the exception to raise (KeyboardInterrupt, :class:`Terminated`)
     and the loop raises it at the step's end. Between steps, or at a second signal of
-    the kind, it is raised at once. Only in the main thread, and for each signal only
-    when it has Python's default disposition (nothing else has claimed it; a shell that
-    starts a job in the background without job control leaves SIGINT ignored)."""
+    the kind, it is raised at once. Only in the main thread, SIGTERM only in a run of
+    one process, and each signal only when it has Python's default disposition (nothing
+    else has claimed it; a shell that starts a job in the background without job
+    control leaves SIGINT ignored)."""
     flag: List[type] = []
     if threading.current_thread() is not threading.main_thread():
         yield flag
         return
-    defaults = {signal.SIGINT: (signal.default_int_handler, KeyboardInterrupt),
-                signal.SIGTERM: (signal.SIG_DFL, Terminated)}
+    defaults = {signal.SIGINT: (signal.default_int_handler, KeyboardInterrupt)}
+    if state.trainer.world.size == 1:  # ranks save nothing on stopping, and torchrun
+        defaults[signal.SIGTERM] = (signal.SIG_DFL, Terminated)  # SIGTERMs them all
     claimed = {sig: how for sig, how in defaults.items() if signal.getsignal(sig) is how[0]}
 
     def hold(signum, frame):

@@ -165,7 +165,8 @@ def _lost_line(K: Tensor, dim: int) -> bool:
 
 
 class _Unstable(Exception):
-    """The scaling iterations met inf / NaN; the log-domain path takes over from g."""
+    """The scaling iterations met inf / NaN, or ended on a kernel line lost to the floor;
+    the log-domain path takes over from g."""
 
     def __init__(self, g: Tensor, iters: int):
         super().__init__("unstable")
