@@ -40,10 +40,11 @@ _RATIO = 0.05  # eps-scaling: twenty-fold steps (float64 holds the exponents the
 def _kernel(C: np.ndarray, f: np.ndarray, g: np.ndarray, e: float) -> np.ndarray:
     """K~_ij = exp((f_i + g_j - C_ij) / e): the plan divided by a_i b_j at these
     potentials, so at most (total mass) / (a_i b_j). Exponents below -300 are raised to
-    it: at a small eps most of the kernel would underflow, and exp's underflow path
-    costs ~6x its normal one, while entries near the bottom of float64 would make the
-    products K v subnormal, slower still; exp(-300) ~ 5e-131 keeps both normal and
-    carries no mass that matters."""
+    it: at a small eps most of the kernel would underflow, and exp's underflow path is
+    slow, while entries near the bottom of float64 would make the products K v
+    subnormal, slower still (BENCHMARKS.md, "Sinkhorn: plain speed with log-domain
+    safety, and the loss step"); exp(-300) ~ 5e-131 keeps both normal and carries no
+    mass that matters."""
     K = f[..., :, None] + g[..., None, :]
     K -= C
     K *= 1.0 / e
