@@ -64,6 +64,8 @@ def main(argv=None) -> None:
     ap.add_argument("--variants", default=",".join(VARIANTS),
                     help="comma-separated presets, one column each")
     ap.add_argument("--out", default="benchmarks/figures/toy_presets.png")
+    ap.add_argument("--title", default="the best each search reached",
+                    help="with --runs: the figure's title, before the line on what it shows")
     args = ap.parse_args(argv)
 
     import matplotlib
@@ -82,7 +84,7 @@ def main(argv=None) -> None:
             cfg = load_config(run / "config.toml")
             draw(ax, run, last_eval(run) or {},
                  f"{label or cfg.objective.name} ({cfg.data.name})")
-        fig.suptitle("the best each search reached:"
+        fig.suptitle(args.title + ":"
                      + ("\n" if len(args.dirs) < 4 else " ")
                      + "2,500 samples of G (red) over the data (blue)", fontsize=9)
         fig.tight_layout(rect=(0, 0, 1, 0.92))
