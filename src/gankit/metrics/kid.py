@@ -209,9 +209,8 @@ def kid_values(x: ArrayLike, y: ArrayLike, n_subsets: int = 100, subset_size: in
     x x^T and y y^T (half the flops of a general product; the untouched zero lower
     triangle is accounted for in closed form) and ``sgemm`` for x y^T, twice the speed
     of float64; the kernel is applied in the same dtype and every sum is accumulated in
-    float64. In float32 this moves KID by ~2e-8 relative on Inception-sized features
-    (d = 2048), orders of magnitude below the spread between subsets (torchmetrics on
-    float32 features, which also sums in float32, moves it by 1e-6..1e-5);
+    float64. The float32 Grams' effect on KID, orders of magnitude below the spread
+    between subsets, is measured in BENCHMARKS.md, "Metrics";
     ``gram_dtype = "float64"`` is double throughout. The products are the cost: 2/3 of
     the flops of three general products, which bounds the speed-up over torchmetrics
     (three general products) at about 1.5x in the same dtype.
