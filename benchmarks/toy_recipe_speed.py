@@ -3,9 +3,10 @@ saves: milliseconds a training step of the recipe as it stood (batch 512, MLPs 1
 R1 on every D step) and with each change applied in turn (batch 256, D width 64, R1 lazy
 on one D step in 4), then the preset as it is now (D width 128 again), timed alternately
 in one process (so load hits all alike), one thread, on the ring. ``--profile`` adds
-torch's operator table for the current preset.
+torch's operator table for the current preset; ``--levers`` adds the preset with each
+of the changes that would cost time (a wider or deeper D, a larger batch).
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/toy_recipe_speed.py
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/toy_recipe_speed.py [--levers]
 """
 from __future__ import annotations
 
@@ -31,6 +32,13 @@ RECIPES: Dict[str, List[str]] = {
         "data.batch_size=256", "discriminator.width=128", "stabilizers.0.every=4"],
 }
 
+# the preset (the last row above) with one costly change each
+LEVERS: Dict[str, List[str]] = {
+    "the preset, D 256 wide": ["discriminator.width=256"],
+    "the preset, D 4 layers deep": ["discriminator.depth=4"],
+    "the preset, batch 512": ["data.batch_size=512"],
+}
+
 
 def trainer(sets: List[str]):
     from gankit.components import load_config
@@ -46,14 +54,16 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=400, help="timed steps a repeat")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--levers", action="store_true", help="also time LEVERS")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    trainers = {name: trainer(sets) for name, sets in RECIPES.items()}
-    times: Dict[str, List[float]] = {name: [] for name in RECIPES}
+    recipes = {**RECIPES, **(LEVERS if args.levers else {})}
+    trainers = {name: trainer(sets) for name, sets in recipes.items()}
+    times: Dict[str, List[float]] = {name: [] for name in recipes}
     for _ in range(args.repeats):
         for name, t in trainers.items():
             times[name].append(per_step(t.train_step, args.steps, warmup=20))
-    base = statistics.median(times[next(iter(RECIPES))])
+    base = statistics.median(times[next(iter(recipes))])
     print("| recipe | ms / step | x before | 16,000 steps |\n|---|---|---|---|")
     for name, ts in times.items():
         ms = statistics.median(ts) * 1e3
@@ -61,7 +71,7 @@ def main() -> None:
     if args.profile:
         from torch.profiler import profile
 
-        t = trainers[list(RECIPES)[-1]]
+        t = trainers[list(RECIPES)[-1]]  # the preset as it is
         with profile() as p:
             for _ in range(100):
                 t.train_step()
