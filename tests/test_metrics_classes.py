@@ -109,3 +109,13 @@ def test_gankit_eval_scores_a_file_of_digits(tmp_path):
                  "--out", str(out)]) == 0
     got = json.loads(out.read_text())["metrics"]
     assert got["classes"] == 10 and got["class_kl"] < 0.05 and got["class_min"] > 5
+
+
+def test_features_without_logits_are_refused_naming_the_metric():
+    from gankit.metrics.base import EvalData
+    from gankit.registry import METRICS
+
+    data = EvalData(real=None, fake=np.zeros((10, 4)))
+    for name in ("classes", "is"):
+        with pytest.raises(ValueError, match=f"metric '{name}' needs classifier logits"):
+            METRICS.get(name)().from_features(data)

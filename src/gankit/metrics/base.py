@@ -62,6 +62,13 @@ class EvalData:
     #: does; the training loop logs the values alone
     details: bool = True
 
+    def logits_of_fake(self, metric: str) -> np.ndarray:
+        """The fake set's classifier logits, or an error naming ``metric`` and the fix."""
+        if self.fake_logits is None:
+            raise ValueError(f"metric {metric!r} needs classifier logits: use --features "
+                             "inception, digits or mnist")
+        return self.fake_logits
+
     def mean_cov(self, side: str):
         """(mean, covariance) of ``side``, from its statistics or its features."""
         from .features import FeatureStats  # scipy's BLAS: not at every run's start-up

@@ -54,10 +54,7 @@ class ClassCoverage(Metric):
     fake_only = True
 
     def from_features(self, d: EvalData) -> Dict[str, float]:
-        if d.fake_logits is None:
-            raise ValueError("metric 'classes' needs classifier logits: use --features "
-                             "digits, mnist or inception")
-        return class_histogram_metrics(d.fake_logits)
+        return class_histogram_metrics(d.logits_of_fake(self.name))
 
 
 __all__ = ["class_histogram_metrics", "ClassCoverage"]

@@ -83,10 +83,8 @@ class InceptionScore(Metric):
     fake_only = True
 
     def from_features(self, d: EvalData) -> Dict[str, float]:
-        if d.fake_logits is None:
-            raise ValueError("metric 'is' needs classifier logits: use --features inception "
-                             "or --features digits")
-        fake = inception_score(d.fake_logits, splits=min(10, len(d.fake_logits)))
+        logits = d.logits_of_fake(self.name)
+        fake = inception_score(logits, splits=min(10, len(logits)))
         out = {"is": fake.mean, "is_std": fake.std}
         if d.real_logits is not None:
             out["is_real"] = inception_score(d.real_logits,
