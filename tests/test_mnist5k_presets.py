@@ -72,7 +72,7 @@ def test_image_presets_train_and_log_mnist_fid(fake, tmp_path, preset):
     cfg = load_config(CONFIGS / f"{preset}.toml")
     conditional = preset.startswith("cond")
     assert cfg.data.name == "mnist5k"
-    assert cfg.eval.metrics == ["fid", "kid", "is"] + ["class_acc"] * conditional
+    assert cfg.eval.metrics == ["fid", "kid", "is"] + (["class_acc"] if conditional else ["classes"])
     assert cfg.generator.net == cfg.discriminator.net == "dcgan"
     sets = [f"out_dir='{tmp_path / 'runs'}'", "train.steps=2", "train.eval_every=2",
             "train.tensorboard=false", "eval.n_samples=40", "data.batch_size=8",

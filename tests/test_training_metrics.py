@@ -82,7 +82,7 @@ def test_image_metrics_are_refused_before_a_run_on_other_data(tmp_path):
             training.Evaluator(["fid"], Colour())
 
 
-def test_digits_runs_log_fid_kid_is_by_default(tmp_path):
+def test_digits_runs_log_fid_kid_is_classes_by_default(tmp_path):
     from gankit.cli import main
 
     sets = [f"out_dir='{tmp_path}'", "train.steps=10", "train.eval_every=10",
@@ -95,9 +95,12 @@ def test_digits_runs_log_fid_kid_is_by_default(tmp_path):
     assert [r["step"] for r in evals] == [0, 10]
     for r in evals:
         assert r["fid"] > 0 and np.isfinite(r["kid"]) and r["kid_std"] > 0 and 1 <= r["is"] <= 10
+        assert 1 <= r["classes"] <= 10 and 0 <= r["class_kl"] <= np.log(10) + 1e-12
         assert r["protocol"] == {"fid": "fid64-digits", "kid": "kid64-digits",
                                  "kid_std": "kid64-digits", "is": "is64-digits",
-                                 "is_std": "is64-digits"}
+                                 "is_std": "is64-digits", "classes": "classes64-digits",
+                                 "class_kl": "classes64-digits",
+                                 "class_min": "classes64-digits"}
         details = r["protocol_details"]["fid64-digits"]
         assert len(details["weights"]) == 16 and details["n_real"] == 64
 

@@ -184,7 +184,7 @@ def find_file(folder: Path, names: List[str], layout: str) -> Path:
 class Digits(ImageData):
     """scikit-learn's 1,797 8x8 handwritten digits, 10 classes (built in; no files)."""
 
-    default_metrics: List[str] = ["fid", "kid", "is"]  # digits-classifier features
+    default_metrics: List[str] = ["fid", "kid", "is", "classes"]  # digits-classifier
 
     @dataclass
     class Options(CommonOptions):

