@@ -44,7 +44,7 @@ def test_every_objective_trains_and_evaluates_on_digits(tmp_path, objective, net
         pytest.skip("BEGAN has its own nets (the mlp case runs them)")
     cfg = load_config(sets=digits_sets(tmp_path, objective, nets))
     t = Trainer(cfg)
-    assert set(t.metric_names()) == {"fid", "kid", "is"}  # the digits' default
+    assert set(t.metric_names()) == {"fid", "kid", "is", "classes"}  # the digits' default
     with torch.no_grad():  # a generator far outside [-1, 1] unless its output is bounded
         for p in t.G.parameters():
             p.mul_(4.0)
@@ -54,6 +54,7 @@ def test_every_objective_trains_and_evaluates_on_digits(tmp_path, objective, net
     t.G.train()
     result = fit(t, RunDir.create(cfg, tensorboard=False))
     assert t.step == 2 and result["fid"] > 0 and result["is"] >= 1, result
+    assert 1 <= result["classes"] <= 10, result
     samples = t.generate(64)
     assert samples.min() >= -1 and samples.max() <= 1
     if objective == "began":  # no tanh: the range comes from clamping in generate
