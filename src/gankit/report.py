@@ -58,9 +58,13 @@ def plot_evolution(snapshots: List[Path], real: np.ndarray, centres, path: Path,
     plt.close(fig)
 
 
-def _fixed_layout(fig, wspace: float = 0.15) -> None:
-    """Fixed margins: matplotlib's tight_layout took ~40% of the report's time."""
-    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.16, top=0.82, wspace=wspace)
+def _fixed_layout(fig, wspace: float = 0.15, rows: int = 1) -> None:
+    """Fixed margins (matplotlib's tight_layout is slow), in inches as a one-row figure
+    has them, whatever the number of rows."""
+    height = fig.get_figheight()
+    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.45 / height,
+                        top=1 - 0.5 / height, wspace=wspace,
+                        hspace=0.55 if rows > 1 else 0.2)
 
 
 def _limits(real: np.ndarray):
@@ -75,6 +79,10 @@ def spans_decades(values: List[float], ratio: float = 100.0) -> bool:
     return bool(vals) and min(vals) > 0 and max(vals) > ratio * min(vals)
 
 
+#: loss and metric panels a row of a figure before it wraps
+PANELS_PER_ROW = 5
+
+
 def plot_curves(rows: List[Dict[str, Any]], kind: str, path: Path, title: str) -> bool:
     """One panel per logged quantity of rows of ``kind``; False if there is nothing."""
     rows = [r for r in rows if r.get("kind") == kind]
@@ -83,8 +91,13 @@ def plot_curves(rows: List[Dict[str, Any]], kind: str, path: Path, title: str) -
     if not keys:
         return False
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 2.8), squeeze=False)
-    for ax, key in zip(axes[0], keys):
+    cols = min(len(keys), PANELS_PER_ROW)
+    nrows = -(-len(keys) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(3.2 * cols, 0.4 + 2.4 * nrows),
+                             squeeze=False)
+    for ax in axes.flat[len(keys):]:
+        ax.set_visible(False)
+    for ax, key in zip(axes.flat, keys):
         pts = [(r["step"], r[key]) for r in rows if isinstance(r.get(key), (int, float))]
         ys = [p[1] for p in pts]
         ax.plot([p[0] for p in pts], ys, lw=1, marker="." if kind == "eval" else None)
@@ -94,7 +107,7 @@ def plot_curves(rows: List[Dict[str, Any]], kind: str, path: Path, title: str) -
         ax.set_xlabel("step", fontsize=8)
         ax.tick_params(labelsize=7)
     fig.suptitle(title, fontsize=9)
-    _fixed_layout(fig, wspace=0.35)
+    _fixed_layout(fig, wspace=0.35, rows=nrows)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
