@@ -109,6 +109,8 @@ def test_gankit_eval_scores_a_file_of_digits(tmp_path):
                  "--out", str(out)]) == 0
     got = json.loads(out.read_text())["metrics"]
     assert got["classes"] == 10 and got["class_kl"] < 0.05 and got["class_min"] > 5
+    # the real side's own value, the floor to compare with: real digits scored alike
+    assert 0 < got["class_kl_real"] < 0.05
 
 
 def test_features_without_logits_are_refused_naming_the_metric():
@@ -119,3 +121,17 @@ def test_features_without_logits_are_refused_naming_the_metric():
     for name in ("classes", "is"):
         with pytest.raises(ValueError, match=f"metric '{name}' needs classifier logits"):
             METRICS.get(name)().from_features(data)
+
+
+def test_the_real_sides_logits_give_its_own_value_beside():
+    from gankit.metrics.base import EvalData
+    from gankit.registry import METRICS
+
+    fake, real = _logits(np.full(40, 2), 4), _logits(np.arange(40) % 4, 4)
+    metric = METRICS.get("classes")()
+    alone = metric.from_features(EvalData(real=None, fake=None, fake_logits=fake))
+    both = metric.from_features(EvalData(real=None, fake=None, fake_logits=fake,
+                                         real_logits=real))
+    assert "class_kl_real" not in alone and alone["class_kl"] == pytest.approx(math.log(4))
+    assert both["class_kl_real"] == pytest.approx(0.0, abs=1e-15)
+    assert both["class_kl"] == alone["class_kl"]

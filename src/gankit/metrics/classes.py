@@ -3,8 +3,10 @@
 The mode-collapse measure of the 2D mixtures (:mod:`gankit.metrics.modes`) and of
 StackedMNIST (:mod:`gankit.metrics.stacked`) carried to one-channel digits: each
 generated sample is given the class the classifier rates highest (the digits or MNIST
-classifier whose features give FID, or Inception's 1,008 ImageNet classes), and the
-samples' class histogram is compared with the uniform distribution over the K classes,
+classifier whose features give FID; with Inception, ImageNet's 1,008 classes, which
+images of other classes do not fill evenly, so there only the real images' own value
+means anything), and the samples' class histogram is compared with the uniform
+distribution over the K classes,
 as Srivastava et al. (2017, Sec. 5.2) and Lin et al. (2018, Sec. 5.2) do over the
 modes of StackedMNIST. Che et al. (2017, "Mode Regularized GANs", Sec. 5, the MODE
 score) weigh the same class marginal against the training labels'; the labelled image
@@ -18,7 +20,8 @@ every sample is of one class); ``class_min``, the % of the samples in the rarest
 (100 / K when balanced). A finite sample is not exactly balanced: with n samples a
 perfect generator's ``class_kl`` is about (K - 1) / (2 n) (the
 :func:`gankit.metrics.stacked.expected_uniform_kl` sum), so compare values of one
-sample count, against the data's own, e.g. ``gankit eval`` of real digits.
+sample count, against the data's own: where the real set's logits are at hand
+(``gankit eval``), ``class_kl_real`` is theirs.
 """
 from __future__ import annotations
 
@@ -54,7 +57,10 @@ class ClassCoverage(Metric):
     fake_only = True
 
     def from_features(self, d: EvalData) -> Dict[str, float]:
-        return class_histogram_metrics(d.logits_of_fake(self.name))
+        out = class_histogram_metrics(d.logits_of_fake(self.name))
+        if d.real_logits is not None:
+            out["class_kl_real"] = class_histogram_metrics(d.real_logits)["class_kl"]
+        return out
 
 
 __all__ = ["class_histogram_metrics", "ClassCoverage"]
