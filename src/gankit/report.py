@@ -58,13 +58,12 @@ def plot_evolution(snapshots: List[Path], real: np.ndarray, centres, path: Path,
     plt.close(fig)
 
 
-def _fixed_layout(fig, wspace: float = 0.15, rows: int = 1) -> None:
+def _fixed_layout(fig, wspace: float = 0.15) -> None:
     """Fixed margins (matplotlib's tight_layout is slow), in inches as a one-row figure
-    has them, whatever the number of rows."""
+    has them, whatever the number of rows (``hspace`` matters only with several)."""
     height = fig.get_figheight()
     fig.subplots_adjust(left=0.06, right=0.98, bottom=0.45 / height,
-                        top=1 - 0.5 / height, wspace=wspace,
-                        hspace=0.55 if rows > 1 else 0.2)
+                        top=1 - 0.5 / height, wspace=wspace, hspace=0.55)
 
 
 def _limits(real: np.ndarray):
@@ -107,7 +106,7 @@ def plot_curves(rows: List[Dict[str, Any]], kind: str, path: Path, title: str) -
         ax.set_xlabel("step", fontsize=8)
         ax.tick_params(labelsize=7)
     fig.suptitle(title, fontsize=9)
-    _fixed_layout(fig, wspace=0.35, rows=nrows)
+    _fixed_layout(fig, wspace=0.35)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
