@@ -104,3 +104,37 @@ def test_feature_matching_and_semisup_share_one_loss_whose_real_side_is_a_consta
     undetached.backward()
     assert torch.allclose(x.grad, grads[0], rtol=1e-6, atol=1e-9)
     assert torch.allclose(undetached, values[0])
+
+
+def fm_std(weight):
+    return build_objective(ObjectiveConfig(name="feature_matching",
+                                           options={"std_weight": weight}))
+
+
+def test_std_weight_adds_the_gap_of_the_per_feature_standard_deviations():
+    # REAL's features spread by (1.5, 2) / sqrt(2), FAKE's by (1.3, 2) / sqrt(2)
+    loss, _ = fm_std(2.0).g_loss(PlainD(), FAKE, REAL)
+    assert loss.item() == pytest.approx(1.6 ** 2 + 1.0 ** 2 + 2.0 * 0.2 ** 2 / 2, rel=1e-6)
+
+
+def test_std_weight_punishes_a_collapsed_batch_at_the_data_mean():
+    collapsed = REAL.mean(0).repeat(2, 1)
+    plain, _ = fm().g_loss(PlainD(), collapsed, REAL)
+    assert plain.item() == pytest.approx(0.0, abs=1e-12)  # the paper's loss sees nothing
+    x = (collapsed + torch.tensor([[0.01, 0.0], [0.0, 0.0]])).requires_grad_(True)
+    loss, _ = fm_std(1.0).g_loss(PlainD(), x, REAL)
+    assert loss.item() > 3.0   # the data's spread, (1.5^2 + 2^2) / 2 = 3.125, is missing
+    loss.backward()
+    with torch.no_grad():
+        stepped = x - 0.1 * x.grad
+    assert stepped.std(0)[0].item() > 2 * x.std(0)[0].item()  # G's step spreads it
+
+
+def test_std_weight_needs_two_examples_a_batch():
+    with pytest.raises(ValueError, match="at least 2 examples"):
+        fm_std(1.0).g_loss(PlainD(), FAKE[:1], REAL)
+
+
+def test_std_weight_cannot_be_negative():
+    with pytest.raises(Exception, match="std_weight"):
+        load_config(sets=["objective.name='feature_matching'", "objective.std_weight=-1"])

@@ -133,7 +133,7 @@ TOY_GAMES = {
     "hinge_toy": ("hinge", ["r1"], ("adam", 2e-3, 2e-4)),
     "rpgan_toy": ("rpgan", ["r1"], ("adam", 2e-3, 3e-4)),
     "preference_toy": ("preference", ["r1"], ADAM),
-    "feature_matching_toy": ("feature_matching", ["r1"], ("adam", 2e-3, 8e-4)),
+    "feature_matching_toy": ("feature_matching", ["r1"], ("adam", 2e-3, 2e-4)),
     "wgan_gp_toy": ("wgan_gp", [], ADAM),
     "wgan_toy": ("wgan", [], ("rmsprop", 1e-3, 1e-4)),
     "hinge_sn_toy": ("hinge", [], ("adam", 2e-3, 2e-4)),
