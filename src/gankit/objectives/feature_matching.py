@@ -22,8 +22,8 @@ With ``std_weight`` = w > 0, G also matches each feature's spread across the bat
 sd the per-feature standard deviation over the minibatch: the diagonal of the mean and
 covariance matching of Mroueh, Sercu & Goel (2017, "McGan"). Mean matching alone
 leaves a generated point whose features sit between the data's clusters unpunished once
-the means agree; the second moment is not indifferent to it (BENCHMARKS.md, "Every
-objective on the toys", feature matching). 0 (the default) is the paper's loss.
+the means agree; the second moment is not indifferent to it (BENCHMARKS.md, "Matching
+the features' spread"). 0 (the default) is the paper's loss.
 """
 from __future__ import annotations
 
