@@ -133,7 +133,7 @@ TOY_GAMES = {
     "hinge_toy": ("hinge", ["r1"], ("adam", 2e-3, 2e-4)),
     "rpgan_toy": ("rpgan", ["r1"], ("adam", 2e-3, 3e-4)),
     "preference_toy": ("preference", ["r1"], ADAM),
-    "feature_matching_toy": ("feature_matching", ["r1"], ("adam", 2e-3, 2e-4)),
+    "feature_matching_toy": ("feature_matching", ["r1"], ("adam", 2e-3, 3e-4)),
     "wgan_gp_toy": ("wgan_gp", [], ADAM),
     "wgan_toy": ("wgan", [], ("rmsprop", 1e-3, 1e-4)),
     "hinge_sn_toy": ("hinge", [], ("adam", 2e-3, 2e-4)),
@@ -165,7 +165,7 @@ def test_tuned_toy_presets_sample_g_itself_and_decay_to_a_fraction_of_the_start(
     if objective == "wgan":
         assert (cfg.objective.options["clip"], cfg.train.d_steps) == (0.1, 2)
     if stabilizers == ["r1"]:  # feature matching's sharper D (BENCHMARKS.md)
-        gamma = 0.1 if objective == "feature_matching" else 1.0
+        gamma = 0.3 if objective == "feature_matching" else 1.0
         assert cfg.stabilizers[0].options["gamma"] == gamma
     if objective == "began":
         o = cfg.objective.options
