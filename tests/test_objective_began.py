@@ -4,6 +4,7 @@ import torch
 from gankit.checkpoint import load_checkpoint, save_checkpoint
 from gankit.components import load_config
 from gankit.config import NetConfig, ObjectiveConfig
+from gankit.errors import ConfigError
 from gankit.nets import build_net
 from gankit.objectives import build_objective
 from gankit.train import Trainer
@@ -35,6 +36,24 @@ def test_discriminator_loss_is_L_real_minus_k_L_fake():
     assert logs["L_real"].item() == pytest.approx(0.5 * 4.5 / 4)
     assert logs["L_fake_d"].item() == pytest.approx(0.5 * 3.3 / 4)
     assert loss.item() == pytest.approx(0.5 * 4.5 / 4 - 0.3 * 0.5 * 3.3 / 4)
+
+
+def test_eta_2_is_the_squared_error_in_both_players_losses():
+    # D(v) = 0.5 v: the pixel errors are 0.5 |v|, squared 0.25 v^2 (eq. 1 with eta = 2)
+    sq_real = 0.25 * (0.25 + 1.0 + 4.0 + 1.0) / 4
+    sq_fake = 0.25 * (1.0 + 0.0 + 0.09 + 4.0) / 4
+    obj = began(k_0=0.3, eta=2)
+    loss, logs = obj.d_loss(ScaleAE(0.5), REAL, FAKE)
+    assert logs["L_real"].item() == pytest.approx(sq_real)
+    assert logs["L_fake_d"].item() == pytest.approx(sq_fake)
+    assert loss.item() == pytest.approx(sq_real - 0.3 * sq_fake)
+    g_loss, _ = obj.g_loss(ScaleAE(0.5), FAKE, None)
+    assert g_loss.item() == pytest.approx(sq_fake)
+
+
+def test_eta_other_than_1_or_2_is_refused_by_name():
+    with pytest.raises(ConfigError, match=r"objective\.eta: 3 is not allowed; choose one of 1, 2"):
+        began(eta=3)
 
 
 def test_generator_loss_is_L_fake_and_a_step_lowers_it():

@@ -1,7 +1,8 @@
 """Boundary Equilibrium GAN: Berthelot, Schumm & Metz (2017).
 
-D is an autoencoder and L(v) = |v - D(v)| its per-example L1 reconstruction loss (eq. 1
-with eta = 1; we average over the pixels, as the paper's implementation does). The game
+D is an autoencoder and L(v) = |v - D(v)|^eta its per-example reconstruction loss (eq. 1,
+eta in {1, 2}: the default 1 is the L1 error of the common BEGAN code, 2 the squared
+error). We average over the pixels, as the paper's implementation does. The game
 (eq. 4 of the paper):
 
     L_D = L(x) - k_t L(G(z_D))
@@ -41,17 +42,18 @@ from ..registry import OBJECTIVES
 from .base import DFn, LossAndLogs, Objective, Tensor
 
 
-def reconstruction_loss(D: DFn, v: Tensor) -> Tensor:
-    """L(v) = mean |v - D(v)| (batch mean of the per-example pixel-mean L1 error)."""
-    return reconstruction_error(v, D(v)[0])
+def reconstruction_loss(D: DFn, v: Tensor, eta: int = 1) -> Tensor:
+    """L(v) = mean |v - D(v)|^eta (batch mean of the per-example pixel-mean error)."""
+    return reconstruction_error(v, D(v)[0], eta)
 
 
-def reconstruction_error(v: Tensor, recon: Tensor) -> Tensor:
-    """mean |v - recon|, D's reconstruction ``recon`` of ``v`` already computed."""
+def reconstruction_error(v: Tensor, recon: Tensor, eta: int = 1) -> Tensor:
+    """mean |v - recon|^eta, D's reconstruction ``recon`` of ``v`` already computed."""
     if recon.shape != v.shape:
         raise ValueError(f"BEGAN needs D(v) to reconstruct v, but D returned shape "
                          f"{tuple(recon.shape)} for input {tuple(v.shape)}")
-    return (v - recon).abs().mean()
+    err = (v - recon).abs()
+    return (err if eta == 1 else err.pow(eta)).mean()
 
 
 @OBJECTIVES.register("began")
@@ -63,6 +65,9 @@ class BEGAN(Objective):
         gamma: float = opt(0.5, "diversity ratio E L(G(z)) / E L(x) to hold (eq. 3)",
                            min=0.0, max=1.0)
         lambda_k: float = opt(0.001, "lambda_k: learning rate of k_t", min=0.0)
+        eta: int = opt(1, "exponent of the pixel error in L(v) = |v - D(v)|^eta (eq. 1): "
+                       "1 the L1 error (the common BEGAN code's), 2 the squared error",
+                       choices=(1, 2))
         k_0: float = opt(0.0, "initial k_t", min=0.0, max=1.0)
         k_min: float = opt(0.0, "floor of k_t (the paper clips k_t to [0, 1]); above 0, D "
                            "never stops pushing the generated samples' reconstruction "
@@ -106,9 +111,10 @@ class BEGAN(Objective):
 
     def d_loss(self, D: DFn, real: Tensor, fake: Tensor,
                z: Tensor | None = None) -> LossAndLogs:
-        l_real = reconstruction_loss(D, real)
+        eta = self.opts.eta
+        l_real = reconstruction_loss(D, real, eta)
         recon, h = D(fake)
-        l_fake = reconstruction_error(fake, recon)
+        l_fake = reconstruction_error(fake, recon, eta)
         loss = l_real - self.k * l_fake
         logs = {"L_real": l_real.detach(), "L_fake_d": l_fake.detach()}
         if self.opts.latent_constraint > 0:
@@ -122,7 +128,7 @@ class BEGAN(Objective):
         return loss, logs
 
     def g_loss(self, D: DFn, fake: Tensor, real: Tensor | None) -> LossAndLogs:
-        loss = reconstruction_loss(D, fake)
+        loss = reconstruction_loss(D, fake, self.opts.eta)
         return loss, {"g_loss": loss.detach(), "L_fake_g": loss.detach()}
 
     def after_g_step(self, logs: Dict[str, Tensor]) -> None:
