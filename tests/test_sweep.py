@@ -9,6 +9,7 @@ import time
 import pytest
 
 from gankit.cli import main
+from gankit.errors import ConfigError
 from gankit.sweep_spec import SweepSpec, expand, parse_seeds, run_dir_in
 from gankit.sweep_table import format_table, summarise
 
@@ -29,7 +30,11 @@ def test_expand_and_seeds():
     assert len(vs) == 8 and vs[-1].preset is None and vs[0].sets[0] == "seed=3"
     assert expand(["default"], [], [])[0].preset is None  # the built-in defaults
     assert parse_seeds("3") == [0, 1, 2] and parse_seeds("4-6") == [4, 5, 6]
-    assert parse_seeds("0,7") == [0, 7]
+    assert parse_seeds("0,7") == [0, 7] and parse_seeds("3-3") == [3]
+    with pytest.raises(ConfigError, match=r"--seeds '0' asks for 0 seeds .* write 0-0"):
+        parse_seeds("0")
+    with pytest.raises(ConfigError, match="a seed twice"):
+        parse_seeds("2,2")
 
 
 def test_table_intervals_and_pairing_by_seed():

@@ -89,6 +89,10 @@ def parse_seeds(text: str) -> List[int]:
             seeds = list(range(int(text)))
     except ValueError:
         raise ConfigError(f"--seeds {text!r}: expected N, A-B or a comma list") from None
+    if not seeds and "," not in text and "-" not in text.strip("-"):
+        raise ConfigError(f"--seeds {text!r} asks for {text.strip()} seeds (N means seeds "
+                          f"0..N-1); for seed {text.strip()} alone write "
+                          f"{text.strip()}-{text.strip()}")
     if not seeds or len(set(seeds)) != len(seeds):
         raise ConfigError(f"--seeds {text!r}: no seeds, or a seed twice")
     return seeds
