@@ -206,7 +206,7 @@ DIGITS = {
 # leaves the recipe's Adam 5e-4 (0, 0.99) -> 5e-5 and one D step
 ADAM = ("adam", 5e-4, 5e-5, (0.0, 0.99))
 RMSPROP = ("rmsprop", 1e-3, 1e-4, None)
-BEGAN_ADAM = ("adam", 1e-4, 1e-5, (0.5, 0.999))
+BEGAN_ADAM = ("adam", 1e-4, 1e-5, (0.0, 0.99))
 DIGITS_OPTIM = {"wgan_ema_digits": (RMSPROP, RMSPROP, 5),
                 "feature_matching_r1_ema_digits": (("adam", 4e-3, 4e-4, (0.0, 0.99)), ADAM, 2),
                 "began_ema_digits": (BEGAN_ADAM, BEGAN_ADAM, 1)}
@@ -218,6 +218,7 @@ DIGITS_OPTIONS = {
                             "objective.eps": 20.0, "objective.debiased": True,
                             "data.batch_size": 256},
     "began_ema_digits": {"objective.gamma": 1.0, "objective.lambda_k": 0.01, "objective.k_min": 0.2,
+                         "objective.eta": 2,
                          "objective.stall_window": 0, "generator.net": "dcgan",
                          "discriminator.net": "began", "discriminator.n_filters": 16,
                          "discriminator.h_dim": 8, "generator.z_dim": 8},
