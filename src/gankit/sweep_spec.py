@@ -89,7 +89,7 @@ def parse_seeds(text: str) -> List[int]:
             seeds = list(range(int(text)))
     except ValueError:
         raise ConfigError(f"--seeds {text!r}: expected N, A-B or a comma list") from None
-    if not seeds and "," not in text and "-" not in text.strip("-"):
+    if not seeds and text.strip().isdigit():  # the count form, N = 0
         raise ConfigError(f"--seeds {text!r} asks for {text.strip()} seeds (N means seeds "
                           f"0..N-1); for seed {text.strip()} alone write "
                           f"{text.strip()}-{text.strip()}")
