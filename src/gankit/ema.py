@@ -6,7 +6,9 @@ oscillation of simultaneous gradient play (Yazici et al. 2019, "The Unusual
 Effectiveness of Averaging in GAN Training", Sec. 3; Karras et al. 2018, ProGAN, use
 beta = 0.999). Early on the decay is capped at (1 + n) / (10 + n) after n updates (the
 warm-up of TensorFlow's ExponentialMovingAverage with num_updates), so the average is
-not dominated by the random initial weights for the first ~1/(1 - beta) steps. With
+not dominated by the random initial weights. The cap stays below beta until n = (10 beta
+- 1) / (1 - beta), about 9 / (1 - beta) updates (8,990 for 0.999): in a shorter run the
+average spans about (10 + n) / 9 of the latest updates whatever beta is. With
 beta = 0 there is no copy and the generator itself is sampled, so the trainer calls the
 same methods either way.
 """
