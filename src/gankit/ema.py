@@ -7,8 +7,8 @@ Effectiveness of Averaging in GAN Training", Sec. 3; Karras et al. 2018, ProGAN,
 beta = 0.999). Early on the decay is capped at (1 + n) / (10 + n) after n updates (the
 warm-up of TensorFlow's ExponentialMovingAverage with num_updates), so the average is
 not dominated by the random initial weights. The cap stays below beta until n = (10 beta
-- 1) / (1 - beta), about 9 / (1 - beta) updates (8,990 for 0.999): in a shorter run the
-average spans about (10 + n) / 9 of the latest updates whatever beta is. With
+- 1) / (1 - beta), about 9 / (1 - beta) updates (8,990 for 0.999): until then the
+average spans about the latest (10 + n) / 9 updates, the same for every such beta. With
 beta = 0 there is no copy and the generator itself is sampled, so the trainer calls the
 same methods either way.
 """
