@@ -102,6 +102,22 @@ def test_k_min_floors_k_t_where_the_control_would_take_it_lower():
     assert obj.k == pytest.approx(0.2 + 0.5 * 0.4)
 
 
+def test_k_max_caps_k_t_where_the_control_would_take_it_higher():
+    # L_fake far below gamma L_real drives k up; the ceiling holds it below the paper's 1,
+    # and k falls below the ceiling when the balance turns
+    obj = began(gamma=1.0, lambda_k=0.5, k_0=0.5, k_max=0.8)
+    for _ in range(20):
+        obj.after_g_step({"L_real": torch.tensor(1.0), "L_fake_g": torch.tensor(0.2)})
+    assert obj.k == 0.8
+    obj.after_g_step({"L_real": torch.tensor(1.0), "L_fake_g": torch.tensor(1.4)})
+    assert obj.k == pytest.approx(0.8 - 0.5 * 0.4)
+
+
+def test_k_min_above_k_max_is_refused_with_both_values():
+    with pytest.raises(ValueError, match=r"k_min = 0.6 is above k_max = 0.5"):
+        began(k_min=0.6, k_max=0.5)
+
+
 def test_began_refuses_a_non_autoencoder_discriminator():
     cfg = load_config(sets=["objective.name='began'"])  # default D: mlp
     with pytest.raises(ValueError, match="needs an autoencoder discriminator.*MLP"):

@@ -72,6 +72,10 @@ class BEGAN(Objective):
         k_min: float = opt(0.0, "floor of k_t (the paper clips k_t to [0, 1]); above 0, D "
                            "never stops pushing the generated samples' reconstruction "
                            "error up", min=0.0, max=1.0)
+        k_max: float = opt(1.0, "ceiling of k_t (the paper's is 1); below 1, D always "
+                           "weighs the data's reconstruction error above the generated "
+                           "samples' even when G's are reconstructed better",
+                           min=0.0, max=1.0)
         stall_window: int = opt(0, "generator steps per M_global average; a window not "
                                 "below the best so far halves both learning rates "
                                 "(Sec. 4.1); 0 = never decay", min=0)
@@ -87,6 +91,10 @@ class BEGAN(Objective):
 
     def __init__(self, opts: Any):
         super().__init__(opts)
+        if opts.k_min > opts.k_max:
+            raise ValueError(
+                f"objective began: k_min = {opts.k_min:g} is above k_max = "
+                f"{opts.k_max:g}; k_t is clipped to [k_min, k_max]")
         self.k = float(opts.k_0)
         self.scale = 1.0          # product of the stall decays so far
         self.best = math.inf      # lowest window mean of M_global since the last decay
@@ -135,7 +143,7 @@ class BEGAN(Objective):
         """Proportional control of k_t; adds k_t (updated) and M_global to ``logs``."""
         l_real, l_fake = float(logs["L_real"]), float(logs["L_fake_g"])
         balance = self.opts.gamma * l_real - l_fake
-        self.k = min(max(self.k + self.opts.lambda_k * balance, self.opts.k_min), 1.0)
+        self.k = min(max(self.k + self.opts.lambda_k * balance, self.opts.k_min), self.opts.k_max)
         m_global = l_real + abs(balance)
         logs["k_t"] = torch.tensor(self.k)
         logs["M_global"] = torch.tensor(m_global)
