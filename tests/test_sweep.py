@@ -76,6 +76,25 @@ def test_killed_sweep_resumes_to_the_same_table(tmp_path):
     assert main(["sweep", "--resume", str(cut)]) == 0
     assert _table(cut) == whole  # finished runs kept, the others resumed exactly
 
+    # a SIGTERM of the sweep alone (a scheduler's, `kill PID`) stops its runs too, each at
+    # a checkpoint, so that nothing trains on unseen beside the --resume
+    term = tmp_path / "term"
+    proc = subprocess.Popen([sys.executable, "-m", "gankit"] + _args(term), env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(term.glob("runs/*/seed-*/*/checkpoints/ckpt-*")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=60)[1].decode()
+    assert proc.returncode == 143 and "sweep stopped" in err
+    with pytest.raises(ProcessLookupError):  # no process of the sweep's group is left
+        os.killpg(proc.pid, 0)
+    logs = [p.read_text() for p in term.glob("runs/*/seed-*/train.log")]
+    assert any("stopped at step" in log for log in logs)
+    assert main(["sweep", "--resume", str(term)]) == 0
+    assert _table(term) == whole
+
 
 @pytest.mark.parametrize("argv, message", [
     (["--axis", "train.stepz=1,2"], "train.stepz"),

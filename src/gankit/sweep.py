@@ -26,7 +26,10 @@ import importlib
 import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import List, Optional
@@ -60,12 +63,70 @@ def pending(spec: SweepSpec, path: Path) -> List[tuple]:
     return out
 
 
+class SweepStopped(SystemExit):
+    """SIGTERM stopped the sweep (after its runs saved their checkpoints); status 143."""
+
+    def __init__(self) -> None:
+        super().__init__(128 + signal.SIGTERM)
+
+
+class Children:
+    """The runs' processes, so that a sweep that is stopped stops them too: a run left
+    going would train on unseen and race the ``--resume`` that finishes the sweep."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.procs: List[subprocess.Popen] = []
+        self.stopping = False
+
+    def start(self, command, **kwargs) -> subprocess.Popen:
+        with self.lock:
+            if self.stopping:
+                raise RuntimeError("the sweep is stopping; no new run starts")
+            proc = subprocess.Popen(command, **kwargs)
+            self.procs.append(proc)
+            return proc
+
+    def stop(self) -> int:
+        """SIGTERM every run still going (each saves a checkpoint at the end of its step
+        and exits) and wait for them; returns how many were stopped."""
+        with self.lock:
+            self.stopping = True
+            live = [p for p in self.procs if p.poll() is None]
+        for proc in live:
+            proc.send_signal(signal.SIGTERM)
+        for proc in live:
+            proc.wait()
+        return len(live)
+
+
 def run_local(jobs: List[tuple], workers: int, report) -> None:
-    """Run jobs as child processes of this one, ``workers`` at a time."""
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(run_job, *job): job for job in jobs}
+    """Run jobs as child processes of this one, ``workers`` at a time. A Ctrl-C or a
+    SIGTERM of the sweep stops the runs going (at a checkpoint) before it exits."""
+    children = Children()
+
+    def terminate(signum, frame):
+        raise SweepStopped()
+
+    claim = (threading.current_thread() is threading.main_thread()
+             and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
+    if claim:
+        signal.signal(signal.SIGTERM, terminate)
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        futures = {pool.submit(run_job, *job, children.start): job for job in jobs}
         for future, job in futures.items():
             report(job, future.result())
+    except (KeyboardInterrupt, SweepStopped):
+        pool.shutdown(wait=False, cancel_futures=True)
+        stopped = children.stop()
+        print(f"sweep stopped; {stopped} run(s) going were stopped at a checkpoint "
+              f"(gankit sweep --resume finishes it)", file=sys.stderr, flush=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)
+        if claim:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 # ---------------------------------------------------------------- other engines

@@ -148,11 +148,13 @@ def job_command(variant: Variant, seed: int, folder: Path) -> List[str]:
         [arg for s in sets for arg in ("--set", s)]
 
 
-def run_job(variant: Variant, seed: int, folder: Path) -> int:
-    """Run (or resume) one run to its end; its output goes to ``train.log``."""
+def run_job(variant: Variant, seed: int, folder: Path, start=subprocess.Popen) -> int:
+    """Run (or resume) one run to its end; its output goes to ``train.log``. ``start``
+    makes the process (``subprocess.Popen``'s signature), so that the caller can keep a
+    handle on it."""
     folder.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **ONE_THREAD}
     with open(folder / "train.log", "a") as log:
-        done = subprocess.run(job_command(variant, seed, folder), stdout=log,
-                              stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
-    return done.returncode
+        proc = start(job_command(variant, seed, folder), stdout=log,
+                     stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
+        return proc.wait()
