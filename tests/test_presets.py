@@ -199,7 +199,7 @@ DIGITS = {
     "wgan_gp_ema_digits": ("wgan_gp", [], False, 6000),
     "wgan_ema_digits": ("wgan", [], True, 6000),
     "feature_matching_r1_ema_digits": ("feature_matching", R1, True, 6000),
-    "began_ema_digits": ("began", [], None, 3000),  # an autoencoder D: no batch norm option
+    "began_ema_digits": ("began", [], None, 6000),  # an autoencoder D: no batch norm option
     "sinkhorn_ema_digits": ("sinkhorn", [], True, 6000),  # (D is built but not trained)
 }
 # ((G's optimizer, lr, lr_final, Adam's betas), (D's), D steps per G step) where a preset
@@ -221,7 +221,8 @@ DIGITS_OPTIONS = {
                          "objective.eta": 2,
                          "objective.stall_window": 0, "generator.net": "dcgan",
                          "discriminator.net": "began", "discriminator.n_filters": 16,
-                         "discriminator.h_dim": 8, "generator.z_dim": 8},
+                         "discriminator.h_dim": 8, "generator.z_dim": 8,
+                         "generator.width": 128},
 }
 
 
