@@ -91,26 +91,20 @@ def test_k_moves_towards_equilibrium_and_stays_in_0_1(l_fake, direction):
     assert ks[-1] == (1.0 if direction > 0 else 0.0)
 
 
-def test_k_min_floors_k_t_where_the_control_would_take_it_lower():
-    # L_fake far above gamma L_real drives k down; the floor holds it, and k still rises
-    # above the floor when the balance turns
-    obj = began(gamma=0.5, lambda_k=0.5, k_0=0.5, k_min=0.2)
+@pytest.mark.parametrize("gamma, bound, pinning, turning, after_turn", [
+    # L_fake far above gamma L_real drives k down to the floor; then the balance turns
+    (0.5, {"k_min": 0.2}, 0.9, 0.1, 0.2 + 0.5 * 0.4),
+    # L_fake far below gamma L_real drives k up to a ceiling below the paper's 1
+    (1.0, {"k_max": 0.8}, 0.2, 1.4, 0.8 - 0.5 * 0.4),
+])
+def test_k_t_stays_within_k_min_and_k_max_and_leaves_a_bound_when_the_balance_turns(
+        gamma, bound, pinning, turning, after_turn):
+    obj = began(gamma=gamma, lambda_k=0.5, k_0=0.5, **bound)
     for _ in range(20):
-        obj.after_g_step({"L_real": torch.tensor(1.0), "L_fake_g": torch.tensor(0.9)})
-    assert obj.k == 0.2
-    obj.after_g_step({"L_real": torch.tensor(1.0), "L_fake_g": torch.tensor(0.1)})
-    assert obj.k == pytest.approx(0.2 + 0.5 * 0.4)
-
-
-def test_k_max_caps_k_t_where_the_control_would_take_it_higher():
-    # L_fake far below gamma L_real drives k up; the ceiling holds it below the paper's 1,
-    # and k falls below the ceiling when the balance turns
-    obj = began(gamma=1.0, lambda_k=0.5, k_0=0.5, k_max=0.8)
-    for _ in range(20):
-        obj.after_g_step({"L_real": torch.tensor(1.0), "L_fake_g": torch.tensor(0.2)})
-    assert obj.k == 0.8
-    obj.after_g_step({"L_real": torch.tensor(1.0), "L_fake_g": torch.tensor(1.4)})
-    assert obj.k == pytest.approx(0.8 - 0.5 * 0.4)
+        obj.after_g_step({"L_real": torch.tensor(1.0), "L_fake_g": torch.tensor(pinning)})
+    assert obj.k == next(iter(bound.values()))
+    obj.after_g_step({"L_real": torch.tensor(1.0), "L_fake_g": torch.tensor(turning)})
+    assert obj.k == pytest.approx(after_turn)
 
 
 def test_k_min_above_k_max_is_refused_with_both_values():

@@ -56,6 +56,18 @@ def _table(path):
     return json.loads((path / "results.json").read_text())
 
 
+def _sweep_until_a_checkpoint(out):
+    """A sweep in a process group of its own, once one of its runs has a checkpoint."""
+    proc = subprocess.Popen([sys.executable, "-m", "gankit"] + _args(out),
+                            env={**os.environ, "OMP_NUM_THREADS": "1"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(out.glob("runs/*/seed-*/*/checkpoints/ckpt-*")):
+        time.sleep(0.05)
+    return proc
+
+
 def test_killed_sweep_resumes_to_the_same_table(tmp_path):
     assert main(_args(tmp_path / "whole")) == 0
     whole = _table(tmp_path / "whole")
@@ -63,15 +75,9 @@ def test_killed_sweep_resumes_to_the_same_table(tmp_path):
     assert (tmp_path / "whole" / "table.md").read_text().startswith("| variant | seeds |")
 
     cut = tmp_path / "cut"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "gankit"] + _args(cut), env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and not list(cut.glob("runs/*/seed-*/*/checkpoints/ckpt-*")):
-        time.sleep(0.05)
+    proc = _sweep_until_a_checkpoint(cut)
     os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its runs, mid-way
-    proc.wait()
+    proc.communicate()
     assert not (cut / "results.json").exists()
     assert main(["sweep", "--resume", str(cut)]) == 0
     assert _table(cut) == whole  # finished runs kept, the others resumed exactly
@@ -79,12 +85,7 @@ def test_killed_sweep_resumes_to_the_same_table(tmp_path):
     # a SIGTERM of the sweep alone (a scheduler's, `kill PID`) stops its runs too, each at
     # a checkpoint, so that nothing trains on unseen beside the --resume
     term = tmp_path / "term"
-    proc = subprocess.Popen([sys.executable, "-m", "gankit"] + _args(term), env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and not list(term.glob("runs/*/seed-*/*/checkpoints/ckpt-*")):
-        time.sleep(0.05)
+    proc = _sweep_until_a_checkpoint(term)
     proc.send_signal(signal.SIGTERM)
     err = proc.communicate(timeout=60)[1].decode()
     assert proc.returncode == 143 and "sweep stopped" in err
