@@ -54,7 +54,7 @@ WGAN = ["objective.name='wgan'", "objective.clip=0.01", "objective.schedule='con
 # itself (no EMA), whose M_global the run logs, with the paper's k_t control (no floor
 # on k_t: the claims are the paper's), and the paper's L1 error (eta 1) with the common
 # BEGAN code's Adam beta (0.5, 0.999), where the preset tuned both for FID; G at the
-# recipe's width of 32 (the preset widens it to 128, four times the time a step)
+# recipe's width of 32, with which the claims were shown (the preset widens it to 128)
 BEGAN_PRESET = "began_ema_digits"
 # Arjovsky & Bottou's setting on the ring: 8 modes of std 1e-4 (a 0-dimensional support
 # at the scale of the nets) and z of dimension 1, so G's support is a curve in the plane

@@ -118,6 +118,8 @@ def run_local(jobs: List[tuple], workers: int, report) -> None:
         for future, job in futures.items():
             report(job, future.result())
     except (KeyboardInterrupt, SweepStopped):
+        if claim:  # a second SIGTERM must not cut the wait for the runs' checkpoints short
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
         pool.shutdown(wait=False, cancel_futures=True)
         stopped = children.stop()
         print(f"sweep stopped; {stopped} run(s) going were stopped at a checkpoint "
