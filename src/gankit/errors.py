@@ -4,9 +4,12 @@ Each is a :class:`GankitError`, so the command line catches them all and prints 
 message as one line (``error: ...``, exit status 2) instead of a traceback; the message
 names the file, key or value at fault and what is expected. Each also keeps the builtin
 base it has always had (a config or data-file error is a ``ValueError``, an unknown name
-a ``KeyError``), so code that catches those still does.
+a ``KeyError``), so code that catches those still does. :class:`Terminated` is not
+the user's error but how a stopped run or sweep exits, shared by both.
 """
 from __future__ import annotations
+
+import signal
 
 
 class GankitError(Exception):
@@ -44,3 +47,11 @@ class DivergenceError(RuntimeError):
     """A loss or a parameter became NaN or infinite. Not a mistake of the user's input
     (so not a :class:`GankitError`): ``gankit train`` reports it with the last good
     checkpoint and exits with status 1."""
+
+
+class Terminated(SystemExit):
+    """A SIGTERM stopped a run or a sweep, after what it had was saved; exit status 143
+    (128 + SIGTERM, the shell's convention)."""
+
+    def __init__(self) -> None:
+        super().__init__(128 + signal.SIGTERM)

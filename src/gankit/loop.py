@@ -16,6 +16,7 @@ import torch
 
 from . import seeds
 from .checkpoint import CheckpointManager
+from .errors import Terminated
 from .rundir import RunDir
 from .train import DivergenceError, Trainer
 
@@ -172,13 +173,6 @@ class _Stop:
         print(f"stopped at step {trainer.step} ({type(exc).__name__}); saved "
               f"{self.ckpts.dir / f'ckpt-{trainer.step:09d}.safetensors'}",
               file=sys.stderr, flush=True)
-
-
-class Terminated(SystemExit):
-    """SIGTERM stopped the run (after its checkpoint was saved); exit status 143."""
-
-    def __init__(self) -> None:
-        super().__init__(128 + signal.SIGTERM)
 
 
 @contextlib.contextmanager

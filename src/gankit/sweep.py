@@ -36,6 +36,7 @@ from typing import List, Optional
 
 from .checkpoint import atomic_write_bytes
 from .config import ConfigError
+from .errors import Terminated
 from .html_report import sweep_page
 from .sweep_spec import (
     SPEC,
@@ -61,13 +62,6 @@ def pending(spec: SweepSpec, path: Path) -> List[tuple]:
             if run is None or not is_finished(run):
                 out.append((variant, seed, folder))
     return out
-
-
-class SweepStopped(SystemExit):
-    """SIGTERM stopped the sweep (after its runs saved their checkpoints); status 143."""
-
-    def __init__(self) -> None:
-        super().__init__(128 + signal.SIGTERM)
 
 
 class Children:
@@ -106,7 +100,7 @@ def run_local(jobs: List[tuple], workers: int, report) -> None:
     children = Children()
 
     def terminate(signum, frame):
-        raise SweepStopped()
+        raise Terminated()
 
     claim = (threading.current_thread() is threading.main_thread()
              and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
@@ -117,7 +111,7 @@ def run_local(jobs: List[tuple], workers: int, report) -> None:
         futures = {pool.submit(run_job, *job, children.start): job for job in jobs}
         for future, job in futures.items():
             report(job, future.result())
-    except (KeyboardInterrupt, SweepStopped):
+    except (KeyboardInterrupt, Terminated):
         if claim:  # a second SIGTERM must not cut the wait for the runs' checkpoints short
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
         pool.shutdown(wait=False, cancel_futures=True)
