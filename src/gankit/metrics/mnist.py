@@ -23,6 +23,7 @@ leave torch's global random generator where it was.
 from __future__ import annotations
 
 import hashlib
+import sys
 import warnings
 from pathlib import Path
 from typing import Optional, Tuple
@@ -192,6 +193,9 @@ def load_mnist_classifier(seed: int = 0, directory: Optional[Path] = None,
             except Exception:  # stale, truncated or tampered: retrain and overwrite it
                 model = None
         if model is None:
+            print(f"training the MNIST classifier whose features the metrics use (once: "
+                  f"a few minutes on one core; cached at {file})", file=sys.stderr,
+                  flush=True)
             model = train_classifier(data, seed, **TRAINING)
             save_classifier(model, file, seed)
     if not model.test_accuracy >= MIN_ACCURACY:
