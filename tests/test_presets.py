@@ -56,7 +56,7 @@ def test_preset_values_are_the_papers():
             gp.train.d_steps) == ("adam", 1e-4, 0.0, 0.9, 5)  # Algorithm 1
     began = load_config(CONFIGS / "began.toml")
     assert began.objective.options == {"gamma": 0.5, "lambda_k": 0.001, "eta": 1, "k_0": 0.0,
-                                       "k_min": 0.0, "k_max": 1.0,
+                                       "k_min": 0.0, "k_max": 1.0, "k_hold": 0.0,
                                        "stall_window": 1000, "stall_tolerance": 0.01,
                                        "lr_decay_factor": 0.5, "latent_constraint": 0.0}
     assert began.discriminator.net == "began" and began.d_optim.lr == 1e-4

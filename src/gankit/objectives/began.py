@@ -76,6 +76,11 @@ class BEGAN(Objective):
                            "weighs the data's reconstruction error above the generated "
                            "samples' even when G's are reconstructed better",
                            min=0.0, max=1.0)
+        k_hold: float = opt(0.0, "a floor that binds once k_t has reached it (not in the "
+                            "paper): from then on k_t stays in [max(k_min, k_hold), "
+                            "k_max], so the control may ramp k_t up from k_0 freely but "
+                            "not let it slide back late in a run; 0 = off",
+                            min=0.0, max=1.0)
         stall_window: int = opt(0, "generator steps per M_global average; a window not "
                                 "below the best so far halves both learning rates "
                                 "(Sec. 4.1); 0 = never decay", min=0)
@@ -95,7 +100,12 @@ class BEGAN(Objective):
             raise ValueError(
                 f"objective began: k_min = {opts.k_min:g} is above k_max = "
                 f"{opts.k_max:g}; k_t is clipped to [k_min, k_max]")
+        if opts.k_hold > opts.k_max:
+            raise ValueError(
+                f"objective began: k_hold = {opts.k_hold:g} is above k_max = "
+                f"{opts.k_max:g}, so k_t could never reach it")
         self.k = float(opts.k_0)
+        self.held = 0 < opts.k_hold <= self.k  # k_t has reached k_hold
         self.scale = 1.0          # product of the stall decays so far
         self.best = math.inf      # lowest window mean of M_global since the last decay
         self.window_sum, self.window_n = 0.0, 0
@@ -143,7 +153,9 @@ class BEGAN(Objective):
         """Proportional control of k_t; adds k_t (updated) and M_global to ``logs``."""
         l_real, l_fake = float(logs["L_real"]), float(logs["L_fake_g"])
         balance = self.opts.gamma * l_real - l_fake
-        self.k = min(max(self.k + self.opts.lambda_k * balance, self.opts.k_min), self.opts.k_max)
+        floor = max(self.opts.k_min, self.opts.k_hold) if self.held else self.opts.k_min
+        self.k = min(max(self.k + self.opts.lambda_k * balance, floor), self.opts.k_max)
+        self.held = self.held or 0 < self.opts.k_hold <= self.k
         m_global = l_real + abs(balance)
         logs["k_t"] = torch.tensor(self.k)
         logs["M_global"] = torch.tensor(m_global)
@@ -169,7 +181,8 @@ class BEGAN(Objective):
 
     def state_dict(self) -> Dict[str, Any]:
         return {"k_t": self.k, "lr_scale": self.scale, "best_window": self.best,
-                "window_sum": self.window_sum, "window_n": self.window_n}
+                "window_sum": self.window_sum, "window_n": self.window_n,
+                "k_held": float(self.held)}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         self.k = float(state["k_t"])
@@ -177,3 +190,4 @@ class BEGAN(Objective):
         self.best = float(state.get("best_window", math.inf))
         self.window_sum = float(state.get("window_sum", 0.0))
         self.window_n = int(state.get("window_n", 0))
+        self.held = bool(state.get("k_held", 0.0))  # checkpoints from before k_hold
