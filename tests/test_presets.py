@@ -217,7 +217,7 @@ DIGITS_OPTIONS = {
     "sinkhorn_ema_digits": {"objective.space": "data", "objective.cost": "sqeuclidean",
                             "objective.eps": 20.0, "objective.debiased": True,
                             "data.batch_size": 256},
-    "began_ema_digits": {"objective.gamma": 1.0, "objective.lambda_k": 0.01, "objective.k_min": 0.2,
+    "began_ema_digits": {"objective.gamma": 1.0, "objective.lambda_k": 0.01, "objective.k_min": 0.9,
                          "objective.eta": 2,
                          "objective.stall_window": 0, "generator.net": "dcgan",
                          "discriminator.net": "began", "discriminator.n_filters": 16,
