@@ -186,7 +186,8 @@ def load_mnist_classifier(seed: int = 0, directory: Optional[Path] = None,
                           retrain: bool = False, path: str = "") -> MNISTClassifier:
     """The classifier of the mnist5k file (``path``: as for data set ``mnist5k``): the
     shipped one, else from the cache, else trained and cached on first use
-    (``retrain``: train and cache regardless); torch's global generator is untouched.
+    (``retrain``: train and cache regardless, and return that one; later calls still
+    return the shipped one first); torch's global generator is untouched.
     Warns when its test accuracy is below 98%."""
     from ..data.mnist5k import find_csv, mnist5k_split
 
