@@ -105,7 +105,6 @@ class BEGAN(Objective):
                 f"objective began: k_hold = {opts.k_hold:g} is above k_max = "
                 f"{opts.k_max:g}, so k_t could never reach it")
         self.k = float(opts.k_0)
-        self.held = 0 < opts.k_hold <= self.k  # k_t has reached k_hold
         self.scale = 1.0          # product of the stall decays so far
         self.best = math.inf      # lowest window mean of M_global since the last decay
         self.window_sum, self.window_n = 0.0, 0
@@ -153,9 +152,10 @@ class BEGAN(Objective):
         """Proportional control of k_t; adds k_t (updated) and M_global to ``logs``."""
         l_real, l_fake = float(logs["L_real"]), float(logs["L_fake_g"])
         balance = self.opts.gamma * l_real - l_fake
-        floor = max(self.opts.k_min, self.opts.k_hold) if self.held else self.opts.k_min
+        # once k_t has reached k_hold the floor keeps it there, so "has reached" is k_t >= k_hold
+        held = 0 < self.opts.k_hold <= self.k
+        floor = max(self.opts.k_min, self.opts.k_hold) if held else self.opts.k_min
         self.k = min(max(self.k + self.opts.lambda_k * balance, floor), self.opts.k_max)
-        self.held = self.held or 0 < self.opts.k_hold <= self.k
         m_global = l_real + abs(balance)
         logs["k_t"] = torch.tensor(self.k)
         logs["M_global"] = torch.tensor(m_global)
@@ -181,8 +181,7 @@ class BEGAN(Objective):
 
     def state_dict(self) -> Dict[str, Any]:
         return {"k_t": self.k, "lr_scale": self.scale, "best_window": self.best,
-                "window_sum": self.window_sum, "window_n": self.window_n,
-                "k_held": float(self.held)}
+                "window_sum": self.window_sum, "window_n": self.window_n}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         self.k = float(state["k_t"])
@@ -190,4 +189,3 @@ class BEGAN(Objective):
         self.best = float(state.get("best_window", math.inf))
         self.window_sum = float(state.get("window_sum", 0.0))
         self.window_n = int(state.get("window_n", 0))
-        self.held = bool(state.get("k_held", 0.0))  # checkpoints from before k_hold
