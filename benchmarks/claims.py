@@ -11,8 +11,9 @@ run's ``metrics.jsonl``:
   for the non-saturating GAN's ``d_loss``.
 - ``began``: Berthelot, Schumm & Metz (2017), Sec. 3.4.1 and Fig. 2: M_global falls as
   the samples improve (Spearman with FID over the run's evaluations); Sec. 3.3 and
-  Fig. 3: gamma trades diversity for quality (gamma 0.5 / 0.7 / 1 against recall and
-  coverage, Kynkaenniemi et al. 2019 and Naeem et al. 2020, and precision and FID).
+  Fig. 3: gamma trades diversity for quality (gamma 0.3 / 0.5 / 0.7 / 1 against recall
+  and coverage, Kynkaenniemi et al. 2019 and Naeem et al. 2020, and precision and FID;
+  a figure of each gamma's samples beside them).
 - ``minimax``: Goodfellow et al. (2014), Sec. 3: once D rejects the samples, the
   minimax generator's gradient vanishes and the -log D one's does not (G's gradient
   norm over the first steps of both games from the same D; tests/test_claims.py
@@ -61,6 +62,11 @@ BEGAN_PRESET = "began_ema_digits"
 VANISHING = ["data.name='ring'", "data.std=0.0001", "generator.z_dim=1"]
 
 
+def run_dir_of(out: Path) -> Path:
+    """The run folder ``train`` left under ``out`` (the latest, whose log ``train`` reads)."""
+    return max(out.glob("*/metrics.jsonl"), key=lambda p: p.stat().st_mtime).parent
+
+
 def train(out: Path, preset: str, sets: List[str]) -> List[dict]:
     """Run ``gankit train`` into the folder ``out`` (a finished run there is reused) and
     return its log."""
@@ -72,7 +78,7 @@ def train(out: Path, preset: str, sets: List[str]) -> List[dict]:
             cmd += ["--set", s]
         subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
         (out / "done").touch()
-    log = max(out.glob("*/metrics.jsonl"), key=lambda p: p.stat().st_mtime)
+    log = run_dir_of(out) / "metrics.jsonl"
     return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
 
 
@@ -142,6 +148,43 @@ def cmd_wgan(args) -> None:
                "Arjovsky et al. 2017: the critic's EM estimate tracks sample quality", series)
 
 
+def plot_gammas(path: Path, seed: int, rows: List[Tuple[float, dict, Path]]) -> None:
+    """Berthelot et al.'s Fig. 3 on digits: 64 samples of each gamma's G from one fixed
+    noise (left to right, gamma rising), and beside them precision, recall, density and
+    coverage of the last evaluation against gamma."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import torch
+
+    from gankit.grids import tile
+    from gankit.sample import generate, load_generator
+    fig, axes = plt.subplots(1, len(rows) + 1, figsize=(3.2 * (len(rows) + 1), 3.6))
+    for ax, (gamma, final, run) in zip(axes, rows):
+        G, step, _ = load_generator(str(run), raw=True)
+        x = generate(G, 64, torch.Generator().manual_seed(0), "cpu", 64, None, None)
+        ax.imshow(tile(x.cpu(), nrow=8), cmap="gray", vmin=0, vmax=255)
+        ax.set_title(f"gamma {gamma:g}: FID {final['fid']:.1f}\n"
+                     f"precision {final['precision']:.2f}, recall {final['recall']:.2f}",
+                     fontsize=9)
+        ax.axis("off")
+    ax = axes[-1]
+    gammas = [g for g, _, _ in rows]
+    for key, style in (("precision", "C3-o"), ("recall", "C0-s"), ("density", "C1--^"),
+                       ("coverage", "C2--v")):
+        ax.plot(gammas, [f[key] for _, f, _ in rows], style, ms=4, label=key)
+    ax.set_xlabel("gamma")
+    ax.set_xticks(gammas)
+    ax.set_ylim(0, max(1.05, max(f["density"] for _, f, _ in rows) * 1.05))  # density can pass 1
+    ax.legend(fontsize=8)
+    ax.set_title("last evaluation, digits features", fontsize=9)
+    fig.suptitle(f"Berthelot et al. 2017: gamma trades diversity for quality (seed {seed})")
+    fig.tight_layout()
+    FIGURES.mkdir(exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def cmd_began(args) -> None:
     from gankit.components import load_config
     out = Path(args.out)
@@ -150,23 +193,28 @@ def cmd_began(args) -> None:
              "train.g_ema=0", "objective.k_min=0", "objective.eta=1",
              "g_optim.beta1=0.5", "g_optim.beta2=0.999", "d_optim.beta1=0.5",
              "d_optim.beta2=0.999", "generator.width=32"]
+    suffix = "" if args.seed == 0 else f"_s{args.seed}"
     log = train(out / f"began-s{args.seed}", BEGAN_PRESET, common(args) + extra)
     steps, xs, ys = paired(log, "M_global")
     print(f"BEGAN gamma {preset_gamma}: M_global vs FID: Spearman {spearman(xs, ys):+.3f} "
           f"over {len(steps)} evaluations; FID {ys[0]:.1f} -> {ys[-1]:.1f}")
-    plot_pairs(FIGURES / "claims_began_mglobal_vs_fid.png",
+    plot_pairs(FIGURES / f"claims_began_mglobal_vs_fid{suffix}.png",
                "Berthelot et al. 2017: M_global falls as samples improve",
                {f"BEGAN, gamma {preset_gamma}": (steps, xs, ys, "M_global")})
     print("gamma   FID    precision  recall  density  coverage")
-    for gamma in args.gammas:
+    rows = []
+    for gamma in sorted(args.gammas):
         if gamma == preset_gamma:  # the M_global run above
-            glog = log
+            glog, gout = log, out / f"began-s{args.seed}"
         else:
-            glog = train(out / f"began-g{gamma}-s{args.seed}", BEGAN_PRESET,
-                         common(args) + extra + [f"objective.gamma={gamma}"])
+            gout = out / f"began-g{gamma}-s{args.seed}"
+            glog = train(gout, BEGAN_PRESET, common(args) + extra + [f"objective.gamma={gamma}"])
         final = [r for r in glog if r["kind"] == "eval"][-1]
+        rows.append((gamma, final, run_dir_of(gout)))
         print(f"{gamma:<6} {final['fid']:6.2f} {final['precision']:9.3f} "
               f"{final['recall']:7.3f} {final['density']:8.3f} {final['coverage']:9.3f}")
+    if len(rows) > 1:
+        plot_gammas(FIGURES / f"claims_began_gamma{suffix}.png", args.seed, rows)
 
 
 def cmd_minimax(args) -> None:
@@ -369,7 +417,7 @@ def main(argv=None) -> None:
                                       help="halve the rates when M_global stalls over this "
                                       "many steps (0: the preset's cosine alone)")
     sub.choices["began"].add_argument("--gammas", type=float, nargs="+",
-                                      default=[0.5, 0.7, 1.0])
+                                      default=[0.3, 0.5, 0.7, 1.0])
     q = sub.add_parser("minimax")
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--head-start", type=int, default=150)
