@@ -192,7 +192,7 @@ def cmd_began(args) -> None:
     extra = [f"objective.stall_window={args.stall_window}", "eval.metrics=['fid','prdc']",
              "train.g_ema=0", "objective.k_min=0", "objective.eta=1",
              "g_optim.beta1=0.5", "g_optim.beta2=0.999", "d_optim.beta1=0.5",
-             "d_optim.beta2=0.999", "generator.width=32"]
+             "d_optim.beta2=0.999", "generator.width=32"] + args.set
     suffix = "" if args.seed == 0 else f"_s{args.seed}"
     log = train(out / f"began-s{args.seed}", BEGAN_PRESET, common(args) + extra)
     steps, xs, ys = paired(log, "M_global")
@@ -416,6 +416,8 @@ def main(argv=None) -> None:
     sub.choices["began"].add_argument("--stall-window", type=int, default=0,
                                       help="halve the rates when M_global stalls over this "
                                       "many steps (0: the preset's cosine alone)")
+    sub.choices["began"].add_argument("--set", action="append", default=[],
+                                      help="a further config override of every run")
     sub.choices["began"].add_argument("--gammas", type=float, nargs="+",
                                       default=[0.3, 0.5, 0.7, 1.0])
     q = sub.add_parser("minimax")
