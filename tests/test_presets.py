@@ -194,6 +194,7 @@ DIGITS = {
     "cond_r1_ema_digits": ("nonsaturating", R1, True, 3000),
     "minimax_r1_ema_digits": ("minimax", R1, True, 6000),
     "hinge_r1_ema_digits": ("hinge", R1, True, 6000),
+    "hinge_sn_ema_digits": ("hinge", [], False, 6000),  # spectral norm as D's constraint
     "preference_r1_ema_digits": ("preference", R1, True, 6000),
     "rpgan_r1_r2_ema_digits": ("rpgan", [("r1", 1.0, "both")], False, 6000),
     "wgan_gp_ema_digits": ("wgan_gp", [], False, 6000),
@@ -213,6 +214,7 @@ DIGITS_OPTIM = {"wgan_ema_digits": (RMSPROP, RMSPROP, 5),
 # the other values the searches chose, as benchmarked
 DIGITS_OPTIONS = {
     "wgan_ema_digits": {"objective.clip": 0.01},
+    "hinge_sn_ema_digits": {"discriminator.spectral_norm": True},
     "feature_matching_r1_ema_digits": {"data.batch_size": 128},
     "sinkhorn_ema_digits": {"objective.space": "data", "objective.cost": "sqeuclidean",
                             "objective.eps": 20.0, "objective.debiased": True,
