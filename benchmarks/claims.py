@@ -161,7 +161,7 @@ def plot_gammas(path: Path, seed: int, rows: List[Tuple[float, dict, Path]]) -> 
     from gankit.sample import generate, load_generator
     fig, axes = plt.subplots(1, len(rows) + 1, figsize=(3.2 * (len(rows) + 1), 3.6))
     for ax, (gamma, final, run) in zip(axes, rows):
-        G, step, _ = load_generator(str(run), raw=True)
+        G, _, _ = load_generator(str(run), raw=True)
         x = generate(G, 64, torch.Generator().manual_seed(0), "cpu", 64, None, None)
         ax.imshow(tile(x.cpu(), nrow=8), cmap="gray", vmin=0, vmax=255)
         ax.set_title(f"gamma {gamma:g}: FID {final['fid']:.1f}\n"
@@ -188,7 +188,7 @@ def plot_gammas(path: Path, seed: int, rows: List[Tuple[float, dict, Path]]) -> 
 def cmd_began(args) -> None:
     from gankit.components import load_config
     out = Path(args.out)
-    preset_gamma = load_config(BEGAN_PRESET).objective.options["gamma"]
+    preset_gamma = load_config(BEGAN_PRESET, sets=args.set).objective.options["gamma"]
     extra = [f"objective.stall_window={args.stall_window}", "eval.metrics=['fid','prdc']",
              "train.g_ema=0", "objective.k_min=0", "objective.eta=1",
              "g_optim.beta1=0.5", "g_optim.beta2=0.999", "d_optim.beta1=0.5",
