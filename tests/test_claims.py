@@ -93,14 +93,26 @@ def test_instance_noise_keeps_the_gradient_a_perfect_discriminator_takes_away(tm
     assert clean[-1]["dx_D"] < 1e-2 * max(r["dx_D"] for r in clean)  # D's slope at G(z)
 
 
+def real_points(t, n):
+    """The first ``n`` points of the trainer's real minibatches (drawn before training)."""
+    return torch.cat([t.real_batch() for _ in range(-(-n // t.cfg.data.batch_size))])[:n]
+
+
+def exact_w1(real, fake):
+    """W1 between two point sets of equal size with equal weights: an assignment
+    (Hungarian method) over the Euclidean cost."""
+    cost = torch.cdist(real.double(), fake.double()).numpy()
+    rows, cols = linear_sum_assignment(cost)
+    return float(cost[rows, cols].mean())
+
+
 def em_estimates_and_w1(sets, steps=300, every=20, refit=100, n=512):
     """Train ``wgan_toy`` on the ring with ``sets``; every ``every`` G steps, on ``n``
     real and ``n`` generated points: the running critic's estimate E D(x) - E D(G(z)),
     the estimate of a copy of it trained ``refit`` more steps against the current G,
-    and the exact W1 between the points (Euclidean cost, equal weights: an assignment,
-    Hungarian method). The run goes on from the running critic."""
+    and the exact W1 between the points. The run goes on from the running critic."""
     t = Trainer(load_config("wgan_toy", sets=sets))
-    real = torch.cat([t.real_batch() for _ in range(-(-n // t.cfg.data.batch_size))])[:n]
+    real = real_points(t, n)
 
     def estimate(fake):
         with torch.no_grad():
@@ -118,9 +130,7 @@ def em_estimates_and_w1(sets, steps=300, every=20, refit=100, n=512):
             refitted.append(estimate(fake))
             t.D.load_state_dict(saved[0])
             t.d_opt.load_state_dict(saved[1])
-            cost = torch.cdist(real.double(), fake.double()).numpy()
-            rows, cols = linear_sum_assignment(cost)
-            w1.append(float(cost[rows, cols].mean()))
+            w1.append(exact_w1(real, fake))
     return running, refitted, w1
 
 
@@ -143,14 +153,12 @@ def m_global_and_w1(sets, steps, every, n=512):
     M_global of the steps since the last point and the exact W1 between ``n`` real
     points and ``n`` of G's."""
     t = Trainer(load_config("began_toy", sets=sets))
-    real = torch.cat([t.real_batch() for _ in range(-(-n // t.cfg.data.batch_size))])[:n]
+    real = real_points(t, n)
     m_global, w1, window = [], [], []
     while t.step < steps:
         window.append(float(t.train_step()["M_global"]))
         if t.step % every == 0:
-            cost = torch.cdist(real.double(), t.generate(n, seed=1).double()).numpy()
-            rows, cols = linear_sum_assignment(cost)
-            w1.append(float(cost[rows, cols].mean()))
+            w1.append(exact_w1(real, t.generate(n, seed=1)))
             m_global.append(sum(window) / len(window))
             window = []
     return m_global, w1
