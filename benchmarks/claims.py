@@ -194,7 +194,8 @@ def cmd_began(args) -> None:
              "g_optim.beta1=0.5", "g_optim.beta2=0.999", "d_optim.beta1=0.5",
              "d_optim.beta2=0.999", "generator.width=32"] + args.set
     suffix = "" if args.seed == 0 else f"_s{args.seed}"
-    log = train(out / f"began-s{args.seed}", BEGAN_PRESET, common(args) + extra)
+    first = out / f"began-s{args.seed}"
+    log = train(first, BEGAN_PRESET, common(args) + extra)
     steps, xs, ys = paired(log, "M_global")
     print(f"BEGAN gamma {preset_gamma}: M_global vs FID: Spearman {spearman(xs, ys):+.3f} "
           f"over {len(steps)} evaluations; FID {ys[0]:.1f} -> {ys[-1]:.1f}")
@@ -205,7 +206,7 @@ def cmd_began(args) -> None:
     rows = []
     for gamma in sorted(args.gammas):
         if gamma == preset_gamma:  # the M_global run above
-            glog, gout = log, out / f"began-s{args.seed}"
+            glog, gout = log, first
         else:
             gout = out / f"began-g{gamma}-s{args.seed}"
             glog = train(gout, BEGAN_PRESET, common(args) + extra + [f"objective.gamma={gamma}"])
